@@ -1,0 +1,113 @@
+"""The NeRV-style image-wise network: frame index -> positional encoding -> MLP stem -> feature grid
+-> conv + PixelShuffle upsampling blocks -> RGB. The network has no biases and no normalisation:
+everything it computes comes from the seeded signs, the levels and the scales in the bitstream."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import NetworkConfig
+from .masked import FixedWeight, SupermaskWeight, fold_weight
+from .rng import random_signs
+
+# 1/sqrt(E[gelu(z)^2]) for z ~ N(0, 1): keeps the activations' RMS through a GELU layer.
+GELU_GAIN = 1.534
+
+
+def positional_encoding(t: torch.Tensor, levels: int, base: float) -> torch.Tensor:
+    """NeRV's encoding of a normalised frame index t in [0, 1]: sin and cos of base^i * pi * t."""
+    freqs = (base ** torch.arange(levels, dtype=torch.float32, device=t.device)) * math.pi
+    angles = t.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+def frame_positions(indices: torch.Tensor, frame_count: int) -> torch.Tensor:
+    """Frame index within a segment -> t in [0, 1]."""
+    return indices.float() / max(frame_count - 1, 1)
+
+
+class NeRV(nn.Module):
+    """The network. `weights` holds one module per layer that returns its weight when called, so
+    the same forward serves fitting (SupermaskWeight) and decoding (FixedWeight)."""
+
+    def __init__(self, config: NetworkConfig, width: int, height: int, weights: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.config, self.width, self.height = config, width, height
+        self.weights = nn.ModuleList(weights)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """t: (B,) positions in [0, 1] -> (B, 3, height, width) RGB in [0, 1]."""
+        c = self.config
+        w = [m() for m in self.weights]
+        x = positional_encoding(t, c.pe_levels, c.pe_base)
+        x = F.gelu(F.linear(x, w[0]))
+        x = F.gelu(F.linear(x, w[1]))
+        x = x.view(-1, c.channels[0], c.grid_h, c.grid_w)
+        for i, s in enumerate(c.strides):
+            x = F.gelu(F.pixel_shuffle(F.conv2d(x, w[2 + i], padding=c.kernel // 2), s))
+        x = F.conv2d(x, w[-1])
+        return (torch.tanh(x[:, :, : self.height, : self.width]) + 1.0) * 0.5
+
+
+def layer_gains(config: NetworkConfig) -> list[float]:
+    """Kaiming gain of each layer: GELU_GAIN before a GELU, 1 for the output head."""
+    return [GELU_GAIN] * (len(config.layer_shapes()) - 1) + [1.0]
+
+
+def fan_in(shape: tuple[int, ...]) -> int:
+    return math.prod(shape[1:])
+
+
+def layer_signs(config: NetworkConfig, seed: int, device: torch.device | str) -> list[torch.Tensor]:
+    """The regenerated random weights (+-1) of every layer."""
+    return [
+        torch.from_numpy(random_signs(seed, i, shape)).to(device)
+        for i, (_, shape) in enumerate(config.layer_shapes())
+    ]
+
+
+def build_supermask_nerv(
+    config: NetworkConfig,
+    width: int,
+    height: int,
+    seed: int,
+    sparsity: tuple[float, ...],
+    device: torch.device | str = "cpu",
+    learn_scales: bool = True,
+) -> NeRV:
+    """A fresh network for fitting: seeded signs, N(0, 1) scores drawn from the same seed on the CPU
+    (so a CPU encode is reproducible), scales at their Kaiming-preserving initial value."""
+    gen = torch.Generator().manual_seed(int(seed))
+    weights = []
+    for signs, (_, shape), gain in zip(layer_signs(config, seed, device), config.layer_shapes(), layer_gains(config)):
+        weights.append(SupermaskWeight(signs, sparsity, fan_in(shape), gain, generator=gen, learn_scales=learn_scales))
+    return NeRV(config, width, height, weights)
+
+
+def build_decoder_nerv(
+    config: NetworkConfig,
+    width: int,
+    height: int,
+    seed: int,
+    levels: Sequence[np.ndarray],
+    scales: Sequence[np.ndarray],
+    device: torch.device | str = "cpu",
+) -> NeRV:
+    """The network as the decoder sees it: signs from the seed, folded with the decoded levels and
+    scales into plain dense weights once."""
+    weights = []
+    for signs, (_, shape), lv, sc in zip(layer_signs(config, seed, device), config.layer_shapes(), levels, scales):
+        level = torch.from_numpy(np.ascontiguousarray(lv, dtype=np.uint8)).to(device).reshape(shape)
+        scale = torch.from_numpy(np.ascontiguousarray(sc, dtype=np.float32)).to(device)
+        weights.append(FixedWeight(fold_weight(signs, level, scale)))
+    return NeRV(config, width, height, weights)
+
+
+def supermask_layers(net: NeRV) -> list[SupermaskWeight]:
+    return [m for m in net.weights if isinstance(m, SupermaskWeight)]
