@@ -1,0 +1,254 @@
+"""Reading any FFmpeg-readable file through PyAV and writing H.264 MP4/MKV.
+
+Decoded frames are converted to planar yuv420p one at a time and stored as uint8 I420, so memory is
+1.5 bytes/pixel whatever the source. YUV sources keep their matrix and range (swscale only
+resamples chroma); RGB sources are converted with BT.601 limited range unless told otherwise."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import BinaryIO
+
+import av
+import numpy as np
+
+from inrcodec.errors import InputError
+
+from .clip import Clip, VideoInfo, split_planes
+from .raw import FrameBuffer, check_frames
+
+# FFmpeg enum values (AVColorSpace / AVColorRange / AVColorPrimaries / AVColorTransferCharacteristic)
+_CS_BT709, _CS_BT470BG, _CS_SMPTE170M = 1, 5, 6
+_RANGE_MPEG, _RANGE_JPEG = 1, 2
+_PRI_BT709, _PRI_SMPTE170M = 1, 6
+_TRC_BT709, _TRC_SMPTE170M = 1, 6
+
+
+def _matrix_of(frame, stream) -> str | None:
+    """'bt709' / 'bt601' from the frame's (else the stream's) colorspace tag; None if unspecified."""
+    for obj in (frame, getattr(stream, "codec_context", None)):
+        cs = getattr(obj, "colorspace", None)
+        try:
+            cs = int(cs) if cs is not None else None
+        except (TypeError, ValueError):
+            cs = None
+        if cs == _CS_BT709:
+            return "bt709"
+        if cs in (_CS_BT470BG, _CS_SMPTE170M):
+            return "bt601"
+    return None
+
+
+def _is_full_range(frame, stream) -> bool:
+    if frame.format.name.startswith("yuvj"):
+        return True
+    for obj in (frame, getattr(stream, "codec_context", None)):
+        cr = getattr(obj, "color_range", None)
+        try:
+            cr = int(cr) if cr is not None else 0
+        except (TypeError, ValueError):
+            cr = 0
+        if cr == _RANGE_JPEG:
+            return True
+        if cr == _RANGE_MPEG:
+            return False
+    return False
+
+
+def _fps_of(stream) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate):
+        if rate:
+            try:
+                r = Fraction(rate)
+            except (TypeError, ValueError):
+                continue
+            if r > 0:
+                return r
+    return Fraction(25)
+
+
+def _i420_bytes(frame, width: int, height: int) -> np.ndarray:
+    """Copy a yuv420p/yuvj420p frame's planes (dropping line padding) into one flat I420 array."""
+    out = np.empty(width * height * 3 // 2, dtype=np.uint8)
+    y, u, v = split_planes(out, width, height)
+    for dst, plane, (pw, ph) in zip(
+        (y, u, v), frame.planes, ((width, height), (width // 2, height // 2), (width // 2, height // 2))
+    ):
+        src = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        dst[...] = src[:ph, :pw]
+    return out
+
+
+def read_container(
+    source: str | os.PathLike | BinaryIO,
+    *,
+    start: int = 0,
+    frames: int | None = None,
+    matrix: str | None = None,
+    full_range: bool | None = None,
+    fps: Fraction | None = None,
+) -> Clip:
+    """Decode frames [start, start+frames) of the first video stream.
+
+    `matrix`/`full_range`, when given, override the file's tags (and for RGB sources choose the
+    conversion)."""
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "input"
+    try:
+        container = av.open(source if not isinstance(source, os.PathLike) else str(source), "r")
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise InputError(f"cannot open {name} as a video: {_msg(e)}") from None
+    try:
+        if not container.streams.video:
+            raise InputError(f"{name} has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = fps if fps is not None else _fps_of(stream)
+        info: VideoInfo | None = None
+        buf: FrameBuffer | None = None
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if index < start:
+                    index += 1
+                    continue
+                index += 1
+                if info is None:
+                    info = _info_for(frame, stream, rate, matrix, full_range)
+                    buf = FrameBuffer(info.frame_bytes)
+                if frame.width != info.width or frame.height != info.height:
+                    raise InputError(
+                        f"{name}: frame size changes mid-stream ({info.width}x{info.height} -> "
+                        f"{frame.width}x{frame.height}); not supported"
+                    )
+                buf.append(_to_i420(frame, info))
+                if frames is not None and len(buf) >= frames:
+                    break
+        except av.FFmpegError as e:
+            raise InputError(f"error decoding {name}: {_msg(e)}") from None
+        if info is None:
+            # Nothing kept (empty file or start past the end): report geometry-free empty clip.
+            info = VideoInfo(2, 2, rate, matrix or "bt601", bool(full_range))
+            return Clip(info, np.empty((0, info.frame_bytes), np.uint8))
+        return Clip(info, buf.array())
+    finally:
+        container.close()
+
+
+def _msg(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)
+
+
+def _is_rgb(frame) -> bool:
+    """RGB-like sources (incl. palette and grey images) have no YUV matrix/range of their own."""
+    fmt = frame.format.name
+    return bool(getattr(frame.format, "is_rgb", False)) or fmt.startswith(
+        ("rgb", "bgr", "argb", "abgr", "gbr", "pal8", "gray", "ya8")
+    )
+
+
+def _info_for(frame, stream, rate, matrix, full_range) -> VideoInfo:
+    is_rgb = _is_rgb(frame)
+    if matrix is None:
+        matrix = "bt601" if is_rgb else (_matrix_of(frame, stream) or "bt601")
+    if full_range is None:
+        full_range = False if is_rgb else _is_full_range(frame, stream)
+    if frame.width % 2 or frame.height % 2:
+        raise InputError(
+            f"video size {frame.width}x{frame.height} is odd; 4:2:0 needs even width and height "
+            f"(crop or scale it first)"
+        )
+    return VideoInfo(frame.width, frame.height, rate, matrix, full_range)
+
+
+def _to_i420(frame, info: VideoInfo) -> np.ndarray:
+    fmt = frame.format.name
+    if fmt in ("yuv420p", "yuvj420p"):
+        return _i420_bytes(frame, info.width, info.height)
+    cs = "ITU709" if info.matrix == "bt709" else "ITU601"
+    rng = "JPEG" if info.full_range else "MPEG"
+    is_rgb = _is_rgb(frame)
+    # For YUV sources keep matrix and range (pure chroma resampling / bit-depth change); for RGB
+    # sources convert with the chosen matrix into the chosen range.
+    src_rng = rng if not is_rgb else "JPEG"
+    out = frame.reformat(
+        format="yuv420p",
+        src_colorspace=cs,
+        dst_colorspace=cs,
+        src_color_range=src_rng,
+        dst_color_range=rng,
+    )
+    return _i420_bytes(out, info.width, info.height)
+
+
+class ContainerSink:
+    """H.264 (libx264) encoder into MP4 or Matroska via PyAV, with colour tags set."""
+
+    def __init__(
+        self, fileobj: BinaryIO, info: VideoInfo, *, fmt: str = "mp4", crf: int = 16,
+        streaming: bool = False,
+    ) -> None:
+        self.info = info
+        options = {"movflags": "frag_keyframe+empty_moov"} if (streaming and fmt == "mp4") else {}
+        av_fmt = {"mp4": "mp4", "mkv": "matroska"}[fmt]
+        self.container = av.open(fileobj, "w", format=av_fmt, options=options)
+        rate = info.fps
+        if rate.denominator > 1_000_000 or rate.numerator > 2**31 - 1:
+            rate = rate.limit_denominator(1_000_000)
+        st = self.container.add_stream("libx264", rate=rate)
+        st.width, st.height = info.width, info.height
+        st.pix_fmt = "yuv420p"
+        st.time_base = Fraction(1) / rate
+        st.options = {"crf": str(crf), "preset": "medium"}
+        cc = st.codec_context
+        self._tags = (
+            (_CS_BT709, _PRI_BT709, _TRC_BT709)
+            if info.matrix == "bt709"
+            else (_CS_SMPTE170M, _PRI_SMPTE170M, _TRC_SMPTE170M)
+        )
+        self._range = _RANGE_JPEG if info.full_range else _RANGE_MPEG
+        for attr, val in zip(("colorspace", "color_primaries", "color_trc"), self._tags):
+            try:
+                setattr(cc, attr, val)
+            except (AttributeError, TypeError, ValueError):
+                pass
+        try:
+            cc.color_range = self._range
+        except (AttributeError, TypeError, ValueError):
+            pass
+        self.stream = st
+        self.rate = rate
+        self.pts = 0
+
+    def write(self, frames: np.ndarray) -> None:
+        frames = check_frames(frames, self.info)
+        w, h = self.info.width, self.info.height
+        for fr in frames:
+            vf = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(fr).reshape(h * 3 // 2, w), format="yuv420p"
+            )
+            for attr, val in zip(("colorspace", "color_primaries", "color_trc"), self._tags):
+                try:
+                    setattr(vf, attr, val)
+                except (AttributeError, TypeError, ValueError):
+                    pass
+            try:
+                vf.color_range = self._range
+            except (AttributeError, TypeError, ValueError):
+                pass
+            vf.pts = self.pts
+            vf.time_base = self.stream.time_base
+            self.pts += 1
+            for pkt in self.stream.encode(vf):
+                self.container.mux(pkt)
+
+    def finish(self) -> None:
+        for pkt in self.stream.encode(None):
+            self.container.mux(pkt)
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:
+            pass

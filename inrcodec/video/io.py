@@ -1,0 +1,266 @@
+"""Format dispatch used by the CLI: read any supported input into a Clip, write Clips to
+mp4/mkv/yuv/y4m files or stdout. File outputs are atomic (temp file + rename on success)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from inrcodec.atomic import AtomicFile
+from inrcodec.errors import InputError
+
+from .clip import MATRICES, Clip, VideoInfo
+from .raw import RawSink, read_raw
+from .y4m import MAGIC, Y4MSink, read_y4m
+
+RAW_EXTS = {".yuv", ".raw", ".i420"}
+FORMATS = ("mp4", "mkv", "yuv", "y4m")
+_EXT_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "mkv", ".yuv": "yuv",
+               ".raw": "yuv", ".i420": "yuv", ".y4m": "y4m"}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'176x144' -> (176, 144)."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
+    if not m:
+        raise InputError(f"bad size {text!r}: expected WxH, e.g. 352x288")
+    w, h = int(m.group(1)), int(m.group(2))
+    if w <= 0 or h <= 0:
+        raise InputError(f"bad size {text!r}: width and height must be positive")
+    return w, h
+
+
+def parse_fps(text: str) -> Fraction:
+    """'30000/1001', '25' or '29.97' -> Fraction (exact for the decimal form)."""
+    s = str(text).strip()
+    try:
+        if "/" in s:
+            n, d = s.split("/")
+            r = Fraction(int(n), int(d))
+        else:
+            r = Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"bad frame rate {text!r}: expected e.g. 25, 29.97 or 30000/1001") from None
+    if r <= 0:
+        raise InputError(f"bad frame rate {text!r}: must be positive")
+    return r
+
+
+class _Prefixed:
+    """A read-only stream that first returns `prefix`, then the rest of `stream` (format sniffing
+    on pipes, which cannot seek back)."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self.prefix = prefix
+        self.stream = stream
+        self.name = "stdin"
+
+    def read(self, n: int = -1) -> bytes:
+        if self.prefix:
+            if n is None or n < 0:
+                out, self.prefix = self.prefix + self.stream.read(), b""
+                return out
+            out, self.prefix = self.prefix[:n], self.prefix[n:]
+            if len(out) < n:
+                out += self.stream.read(n - len(out)) or b""
+            return out
+        return self.stream.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _read_n(stream: BinaryIO, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        b = stream.read(n - len(out))
+        if not b:
+            break
+        out += b
+    return out
+
+
+def read_video(
+    source: str,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+    start: int = 0,
+    frames: int | None = None,
+    matrix: str | None = None,
+    full_range: bool | None = None,
+    stdin: BinaryIO | None = None,
+) -> Clip:
+    """Read a video ('-' = stdin) into a Clip. Y4M is detected by its magic, raw by extension (or
+    by elimination on stdin), anything else goes through PyAV. Options override the file's own
+    rate/colour tags."""
+    if start < 0:
+        raise InputError(f"start frame must be >= 0, got {start}")
+    if frames is not None and frames < 1:
+        raise InputError(f"number of frames must be >= 1, got {frames}")
+    if matrix is not None and matrix not in MATRICES:
+        raise InputError(f"unknown colour matrix {matrix!r} (use bt601 or bt709)")
+
+    def raw_info() -> VideoInfo:
+        if size is None:
+            raise InputError("raw YUV input needs --size WxH")
+        return VideoInfo(size[0], size[1], fps or Fraction(25), matrix or "bt601", bool(full_range))
+
+    if source == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        head = _read_n(stream, len(MAGIC))
+        if not head:
+            raise InputError("no frames read: standard input is empty")
+        if head == MAGIC:
+            clip = read_y4m(stream, start=start, frames=frames, header_prefix=head)
+        else:
+            clip = read_raw(_Prefixed(head, stream), raw_info(), start=start, frames=frames)
+        where = "standard input"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"input file not found: {source}")
+        if path.is_dir():
+            raise InputError(f"input is a directory, not a video file: {source}")
+        try:
+            with open(path, "rb") as f:
+                head = _read_n(f, len(MAGIC))
+        except OSError as e:
+            raise InputError(f"cannot read {source}: {e.strerror or e}") from None
+        if not head:
+            raise InputError(f"no frames read: {source} is empty")
+        if path.suffix.lower() in RAW_EXTS:
+            clip = read_raw(path, raw_info(), start=start, frames=frames)
+        elif head == MAGIC:
+            clip = read_y4m(path, start=start, frames=frames)
+        else:
+            from .container import read_container
+
+            clip = read_container(
+                path, start=start, frames=frames, matrix=matrix, full_range=full_range, fps=fps
+            )
+        where = source
+    if len(clip) == 0:
+        if start:
+            raise InputError(f"no frames read from {where}: start frame {start} is past the end")
+        raise InputError(f"no frames read from {where}")
+    info = clip.info
+    if fps is not None or matrix is not None or full_range is not None:
+        info = VideoInfo(
+            info.width, info.height, fps if fps is not None else info.fps,
+            matrix if matrix is not None else info.matrix,
+            full_range if full_range is not None else info.full_range,
+        )
+        clip = Clip(info, clip.frames)
+    return clip
+
+
+def guess_format(path: str, fmt: str | None = None) -> str:
+    """Output format: the explicit `fmt` if given, else from the file extension."""
+    if fmt:
+        f = fmt.lower()
+        if f not in FORMATS:
+            raise InputError(f"unknown output format {fmt!r} (use one of {', '.join(FORMATS)})")
+        return f
+    if path == "-":
+        raise InputError("writing to stdout needs an explicit output format")
+    ext = Path(path).suffix.lower()
+    if ext not in _EXT_FORMAT:
+        raise InputError(
+            f"cannot tell the output format from {path!r}; use a .mp4/.mkv/.yuv/.y4m name or give "
+            f"the format explicitly"
+        )
+    return _EXT_FORMAT[ext]
+
+
+class VideoWriter:
+    """Writes frames to a file (atomically) or a stream. Use as a context manager, or call close()
+    on success / abort() on failure."""
+
+    def __init__(self, dest: str, fmt: str, info: VideoInfo, *, crf: int = 16,
+                 stdout: BinaryIO | None = None) -> None:
+        fmt = guess_format(dest, fmt)
+        self.dest, self.fmt, self.info = dest, fmt, info
+        self._atomic: AtomicFile | None = None
+        if dest == "-":
+            fobj = stdout if stdout is not None else sys.stdout.buffer
+        else:
+            self._atomic = AtomicFile(dest)
+            fobj = self._atomic.file
+        self._closed = False
+        try:
+            if fmt == "yuv":
+                self._sink = RawSink(fobj, info)
+            elif fmt == "y4m":
+                self._sink = Y4MSink(fobj, info)
+            else:
+                from .container import ContainerSink
+
+                self._sink = ContainerSink(fobj, info, fmt=fmt, crf=crf, streaming=dest == "-")
+        except BaseException:
+            self._closed = True
+            if self._atomic is not None:
+                self._atomic.discard()
+            raise
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append a batch of uint8 (B, H*W*3//2) I420 frames."""
+        if self._closed:
+            raise ValueError("writer is closed")
+        self._sink.write(frames)
+
+    def close(self) -> None:
+        """Finish the stream and, for a file, move it onto the destination."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._sink.finish()
+        except BaseException:
+            if self._atomic is not None:
+                self._atomic.discard()
+            raise
+        if self._atomic is not None:
+            self._atomic.commit()
+
+    def abort(self) -> None:
+        """Give up: delete the temporary file (an existing destination is left untouched)."""
+        if self._closed:
+            return
+        self._closed = True
+        ab = getattr(self._sink, "abort", None)
+        if ab is not None:
+            ab()
+        if self._atomic is not None:
+            self._atomic.discard()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def open_writer(dest: str, fmt: str | None, info: VideoInfo, *, crf: int = 16,
+                stdout: BinaryIO | None = None) -> VideoWriter:
+    """Open a writer for `dest` ('-' = stdout) in format mp4/mkv/yuv/y4m (None: from extension)."""
+    return VideoWriter(dest, fmt, info, crf=crf, stdout=stdout)
+
+
+def write_video(dest: str, clip: Clip, fmt: str | None = None, *, crf: int = 16,
+                stdout: BinaryIO | None = None) -> None:
+    """Convenience: write a whole Clip."""
+    with open_writer(dest, fmt, clip.info, crf=crf, stdout=stdout) as w:
+        w.write(clip.frames)

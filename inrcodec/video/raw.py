@@ -1,0 +1,168 @@
+"""Raw planar I420 (.yuv) reading and writing. Raw files carry no header, so the caller supplies the
+geometry; a length that is not a whole number of frames almost always means a wrong --size, so it is
+an error rather than silently dropped bytes."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import BinaryIO
+
+import numpy as np
+
+from inrcodec.errors import InputError
+
+from .clip import Clip, VideoInfo
+
+_CHUNK = 1 << 20
+
+
+def read_exact(stream: BinaryIO, n: int) -> bytes:
+    """Read up to n bytes, looping over short reads (pipes); fewer than n only at EOF."""
+    parts = []
+    got = 0
+    while got < n:
+        b = stream.read(n - got)
+        if not b:
+            break
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts) if len(parts) != 1 else parts[0]
+
+
+def skip_bytes(stream: BinaryIO, n: int) -> int:
+    """Discard n bytes without storing them; returns how many were actually skipped."""
+    done = 0
+    while done < n:
+        b = stream.read(min(_CHUNK, n - done))
+        if not b:
+            break
+        done += len(b)
+    return done
+
+
+class FrameBuffer:
+    """Accumulates frames into one growing bytearray so the final array needs no extra copy."""
+
+    def __init__(self, frame_bytes: int) -> None:
+        self.frame_bytes = frame_bytes
+        self.buf = bytearray()
+
+    def append(self, data) -> None:
+        if isinstance(data, np.ndarray):
+            data = memoryview(np.ascontiguousarray(data)).cast("B")
+        self.buf += data
+
+    def __len__(self) -> int:
+        return len(self.buf) // self.frame_bytes
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.buf, dtype=np.uint8).reshape(-1, self.frame_bytes)
+
+
+def _stream_size(stream: BinaryIO) -> int | None:
+    """Total size of a seekable regular file behind `stream`, else None."""
+    try:
+        if not stream.seekable():
+            return None
+        st = os.fstat(stream.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return st.st_size
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        pos = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(pos)
+        return end
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _leftover_error(name: str, info: VideoInfo, whole: int, left: int) -> InputError:
+    return InputError(
+        f"{name}: not a whole number of {info.width}x{info.height} I420 frames "
+        f"({info.frame_bytes} bytes each): {whole} whole frames and {left} bytes left over "
+        f"(wrong --size?)"
+    )
+
+
+def read_raw(
+    source: str | os.PathLike | BinaryIO,
+    info: VideoInfo,
+    *,
+    start: int = 0,
+    frames: int | None = None,
+) -> Clip:
+    """Read raw I420 frames [start, start+frames) from a path or a binary stream."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return _read_raw_stream(f, info, start, frames, str(source))
+        except OSError as e:
+            raise InputError(f"cannot read {source}: {e.strerror or e}") from None
+    return _read_raw_stream(source, info, start, frames, getattr(source, "name", "input"))
+
+
+def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, name) -> Clip:
+    fb = info.frame_bytes
+    name = name if isinstance(name, str) else "input"
+    size = _stream_size(stream)
+    buf = FrameBuffer(fb)
+    if size is not None:
+        pos = stream.tell()
+        total = size - pos
+        if total % fb:
+            raise _leftover_error(name, info, total // fb, total % fb)
+        n_avail = total // fb
+        first = min(start, n_avail)
+        count = n_avail - first if frames is None else max(0, min(frames, n_avail - first))
+        stream.seek(pos + first * fb)
+        data = read_exact(stream, count * fb)
+        if len(data) != count * fb:
+            raise InputError(f"{name}: file shrank while reading")
+        buf.append(data)
+        return Clip(info, buf.array())
+    # Non-seekable (pipe): skip by reading, then read frame by frame.
+    for i in range(start):
+        got = skip_bytes(stream, fb)
+        if got < fb:
+            if got:
+                raise _leftover_error(name, info, i, got)
+            return Clip(info, buf.array())
+    while frames is None or len(buf) < frames:
+        data = read_exact(stream, fb)
+        if len(data) < fb:
+            if data:
+                raise _leftover_error(name, info, start + len(buf), len(data))
+            break
+        buf.append(data)
+    return Clip(info, buf.array())
+
+
+class RawSink:
+    """Writes I420 frames back to back, exactly as stored in a Clip."""
+
+    def __init__(self, fileobj: BinaryIO, info: VideoInfo) -> None:
+        self.f = fileobj
+        self.info = info
+
+    def write(self, frames: np.ndarray) -> None:
+        frames = check_frames(frames, self.info)
+        self.f.write(memoryview(np.ascontiguousarray(frames)).cast("B"))
+
+    def finish(self) -> None:
+        self.f.flush()
+
+
+def check_frames(frames: np.ndarray, info: VideoInfo) -> np.ndarray:
+    """Validate a batch to write: uint8 (B, frame_bytes); a single flat frame is accepted too."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        raise TypeError(f"frames must be uint8, got {frames.dtype}")
+    if frames.ndim == 1:
+        frames = frames[None]
+    if frames.ndim != 2 or frames.shape[1] != info.frame_bytes:
+        raise ValueError(f"frames must have shape (B, {info.frame_bytes}), got {frames.shape}")
+    return frames
