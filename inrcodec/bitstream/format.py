@@ -1,0 +1,437 @@
+"""The .slt file format, version 1: reader and writer. The byte layout and every limit are
+documented in docs/bitstream.md; keep the two in step.
+
+Everything is little-endian and parsed with ``struct``. A file holds a header (frame geometry,
+colour description, method, weight generator, sparsity schedule and the network configuration),
+a segment table, one payload per segment (per masked layer: K scales, the K+1 level counts that
+parameterise the layer's categorical model, and the ANS-coded levels) and a CRC32 of everything
+before it.
+
+Reading validates structure and lengths, then the CRC, then every field against the decoder's
+limits, all before allocating anything whose size comes from the file; every failure is a
+one-line BitstreamError.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from ..entropy.levels import decode_levels, encode_levels, level_counts
+from ..errors import BitstreamError
+from ..model.config import NetworkConfig
+
+MAGIC = b"SLTv"
+VERSION = 1
+
+METHODS = ("slt", "slt-fixed", "supermask", "dense", "sparse")  # method id = index
+SUPPORTED_METHODS = ("slt", "slt-fixed", "supermask")  # v1 payload: K scales + levels per layer
+GENERATORS = ("pcg64-sign-v1",)  # generator id = index
+PIX_FMTS = ("yuv420p",)  # pix_fmt id = index
+MATRICES = ("bt601", "bt709")  # matrix id = index
+
+# Decoder limits (docs/bitstream.md, "Limits").
+MIN_DIM = 2
+MAX_DIM = 16384  # width and height: even, MIN_DIM..MAX_DIM
+MAX_FRAMES = 10_000_000
+MAX_K = 8  # number of non-zero mask levels (len(sparsity))
+MAX_SEGMENTS = 65535
+MAX_LAYER_WEIGHTS = 2**28  # weights of one masked layer
+MAX_TOTAL_WEIGHTS = 2**30  # weights of the whole network
+MAX_FILE_WEIGHTS = 2**32  # network weights x number of segments (levels held by a decoded file)
+MAX_PE_LEVELS = 256
+MAX_PE_BASE = 64.0  # pe_base must be finite and in (0, MAX_PE_BASE]
+MAX_WIDTH = 65536  # stem_hidden and every channels entry: 1..MAX_WIDTH
+MAX_GRID = 4096  # grid_h, grid_w: 1..MAX_GRID
+MAX_KERNEL = 15  # kernel: odd, 1..MAX_KERNEL
+MAX_BLOCKS = 16  # n_blocks: 0..MAX_BLOCKS
+MAX_STRIDE = 8  # each stride: 1..MAX_STRIDE
+MAX_OUT_DIM = 2 * MAX_DIM  # out_h, out_w (network output before cropping)
+
+_FIXED = struct.Struct("<4sBBBBBBHHIIIB")  # magic .. K
+_NET = struct.Struct("<HfIHHBB")  # pe_levels .. n_blocks
+_SEG = struct.Struct("<IIQI")  # first_frame, frame_count, seed, payload length
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+
+@dataclass
+class LayerPayload:
+    scales: np.ndarray  # float32 (K,): the per-level scales alpha_1..alpha_K
+    levels: np.ndarray  # uint8 (n,): level 0..K per weight, C-order flattening of the weight shape
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LayerPayload):
+            return NotImplemented
+        return (
+            np.asarray(self.scales).shape == np.asarray(other.scales).shape
+            and np.array_equal(np.asarray(self.scales, np.float32), np.asarray(other.scales, np.float32))
+            and np.array_equal(np.asarray(self.levels), np.asarray(other.levels))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass
+class Segment:
+    first_frame: int
+    frame_count: int
+    seed: int  # uint64
+    layers: list[LayerPayload]
+
+
+@dataclass
+class Header:
+    width: int
+    height: int
+    frames: int
+    fps: Fraction  # stored as uint32 numerator / denominator
+    pix_fmt: str = "yuv420p"
+    matrix: str = "bt601"
+    full_range: bool = False
+    method: str = "slt"
+    generator: str = "pcg64-sign-v1"
+    sparsity: tuple[float, ...] = (0.5, 0.8, 0.92)  # K increasing values in (0, 1), stored as f32
+    network: NetworkConfig = field(kw_only=True)
+
+    @property
+    def num_levels(self) -> int:
+        """K, the number of non-zero mask levels."""
+        return len(self.sparsity)
+
+
+def to_float32(x: float) -> float:
+    """The python float of x rounded to float32: the value a reader gets back for an f32 field."""
+    return float(np.float32(x))
+
+
+# --------------------------------------------------------------------------------------------
+# Validation shared by the writer and the reader
+
+
+def _fail(msg: str) -> None:
+    raise BitstreamError(msg)
+
+
+def _validate_network(net: NetworkConfig, width: int, height: int) -> None:
+    if not 1 <= net.pe_levels <= MAX_PE_LEVELS:
+        _fail(f"network pe_levels {net.pe_levels} outside 1..{MAX_PE_LEVELS}")
+    if not (math.isfinite(net.pe_base) and 0.0 < net.pe_base <= MAX_PE_BASE):
+        _fail(f"network pe_base {net.pe_base} outside (0, {MAX_PE_BASE:g}]")
+    if not 1 <= net.stem_hidden <= MAX_WIDTH:
+        _fail(f"network stem_hidden {net.stem_hidden} outside 1..{MAX_WIDTH}")
+    if not (1 <= net.grid_h <= MAX_GRID and 1 <= net.grid_w <= MAX_GRID):
+        _fail(f"network grid {net.grid_h}x{net.grid_w} outside 1..{MAX_GRID}")
+    if not (1 <= net.kernel <= MAX_KERNEL and net.kernel % 2 == 1):
+        _fail(f"network kernel {net.kernel} is not odd in 1..{MAX_KERNEL}")
+    if len(net.strides) > MAX_BLOCKS:
+        _fail(f"network has {len(net.strides)} blocks, more than {MAX_BLOCKS}")
+    if len(net.channels) != len(net.strides) + 1:
+        _fail("network channels must have one more entry than strides")
+    if any(not 1 <= s <= MAX_STRIDE for s in net.strides):
+        _fail(f"network strides {tuple(net.strides)} outside 1..{MAX_STRIDE}")
+    if any(not 1 <= c <= MAX_WIDTH for c in net.channels):
+        _fail(f"network channels {tuple(net.channels)} outside 1..{MAX_WIDTH}")
+    if not (height <= net.out_h <= MAX_OUT_DIM and width <= net.out_w <= MAX_OUT_DIM):
+        _fail(
+            f"network output {net.out_w}x{net.out_h} does not cover the {width}x{height} frame "
+            f"within {MAX_OUT_DIM}x{MAX_OUT_DIM}"
+        )
+    total = 0
+    for name, shape in net.layer_shapes():
+        n = math.prod(shape)
+        if n > MAX_LAYER_WEIGHTS:
+            _fail(f"network layer {name} has {n} weights, more than {MAX_LAYER_WEIGHTS}")
+        total += n
+    if total > MAX_TOTAL_WEIGHTS:
+        _fail(f"network has {total} weights, more than {MAX_TOTAL_WEIGHTS}")
+
+
+def validate_header(h: Header) -> None:
+    """Check every header field against the format and the decoder's limits (BitstreamError)."""
+    if h.method not in METHODS:
+        _fail(f"unknown method {h.method!r}")
+    if h.method not in SUPPORTED_METHODS:
+        _fail(f"method {h.method!r} not supported by this decoder (format version {VERSION})")
+    if h.generator not in GENERATORS:
+        _fail(f"unknown weight generator {h.generator!r}")
+    if h.pix_fmt not in PIX_FMTS:
+        _fail(f"unknown pixel format {h.pix_fmt!r}")
+    if h.matrix not in MATRICES:
+        _fail(f"unknown colour matrix {h.matrix!r}")
+    for name, v in (("width", h.width), ("height", h.height)):
+        if not (MIN_DIM <= v <= MAX_DIM and v % 2 == 0):
+            _fail(f"{name} {v} is not even in {MIN_DIM}..{MAX_DIM}")
+    if not 1 <= h.frames <= MAX_FRAMES:
+        _fail(f"frame count {h.frames} outside 1..{MAX_FRAMES}")
+    fps = Fraction(h.fps)
+    if fps <= 0 or fps.numerator >= 2**32 or fps.denominator >= 2**32:
+        _fail(f"frame rate {fps} is not a positive ratio of 32-bit integers")
+    k = len(h.sparsity)
+    if not 1 <= k <= MAX_K:
+        _fail(f"number of mask levels K={k} outside 1..{MAX_K}")
+    sp = [to_float32(s) for s in h.sparsity]
+    if not all(0.0 < s < 1.0 for s in sp) or any(b <= a for a, b in zip(sp, sp[1:])):
+        _fail(f"sparsities {tuple(sp)} are not strictly increasing in (0, 1)")
+    _validate_network(h.network, h.width, h.height)
+
+
+def _validate_segment_table(frames: int, table: list[tuple[int, int]]) -> None:
+    if not 1 <= len(table) <= MAX_SEGMENTS:
+        _fail(f"segment count {len(table)} outside 1..{MAX_SEGMENTS}")
+    expect = 0
+    for i, (first, count) in enumerate(table):
+        if first != expect:
+            _fail(f"segment {i} starts at frame {first}, expected {expect} (segments must be contiguous)")
+        if count < 1:
+            _fail(f"segment {i} has no frames")
+        expect = first + count
+    if expect != frames:
+        _fail(f"segments cover {expect} frames, header says {frames}")
+
+
+# --------------------------------------------------------------------------------------------
+# Writer
+
+
+def _header_bytes(h: Header) -> bytes:
+    fps = Fraction(h.fps)
+    net = h.network
+    out = bytearray(
+        _FIXED.pack(
+            MAGIC,
+            VERSION,
+            METHODS.index(h.method),
+            GENERATORS.index(h.generator),
+            PIX_FMTS.index(h.pix_fmt),
+            MATRICES.index(h.matrix),
+            1 if h.full_range else 0,
+            h.width,
+            h.height,
+            h.frames,
+            fps.numerator,
+            fps.denominator,
+            len(h.sparsity),
+        )
+    )
+    out += struct.pack(f"<{len(h.sparsity)}f", *h.sparsity)
+    out += _NET.pack(
+        net.pe_levels, net.pe_base, net.stem_hidden, net.grid_h, net.grid_w, net.kernel, len(net.strides)
+    )
+    out += struct.pack(f"<{len(net.strides)}B{len(net.channels)}I", *net.strides, *net.channels)
+    return bytes(out)
+
+
+def _payload_bytes(h: Header, seg_index: int, seg: Segment) -> bytes:
+    k = len(h.sparsity)
+    shapes = h.network.layer_shapes()
+    if len(seg.layers) != len(shapes):
+        raise ValueError(f"segment {seg_index} has {len(seg.layers)} layers, the network has {len(shapes)}")
+    out = bytearray()
+    for (name, shape), layer in zip(shapes, seg.layers):
+        where = f"segment {seg_index} layer {name}"
+        scales = np.asarray(layer.scales)
+        if scales.shape != (k,):
+            raise ValueError(f"{where}: scales must have shape ({k},), got {scales.shape}")
+        scales = scales.astype("<f4")
+        if not np.all(np.isfinite(scales)):
+            raise ValueError(f"{where}: scales must be finite")
+        levels = np.asarray(layer.levels)
+        n = math.prod(shape)
+        if levels.shape not in ((n,), tuple(shape)) or not np.issubdtype(levels.dtype, np.integer):
+            raise ValueError(
+                f"{where}: levels must be integers of shape ({n},) or {tuple(shape)}, got {levels.dtype} {levels.shape}"
+            )
+        counts = level_counts(levels, k + 1)  # raises ValueError on levels outside 0..K
+        levels = np.ascontiguousarray(levels, dtype=np.uint8).reshape(-1)
+        words = encode_levels(levels, counts)
+        out += scales.tobytes()
+        out += counts.astype("<u4").tobytes()
+        out += _U32.pack(len(words))
+        out += words.astype("<u4").tobytes()
+    return bytes(out)
+
+
+def write_slt(header: Header, segments: list[Segment]) -> bytes:
+    """Serialise a header and its segments to .slt bytes (format version 1).
+
+    Header fields beyond the format or the decoder's limits raise BitstreamError (the writer
+    never produces a file the reader refuses); malformed payloads (wrong shapes, dtypes, levels
+    outside 0..K, non-finite scales) raise ValueError. Levels may be given flat (n,) or in the
+    weight's shape (flattened in C order), with any integer dtype; the reader returns uint8 (n,). ``pe_base`` must be exactly representable as
+    float32, since the decoder rebuilds the network from the stored value.
+    """
+    validate_header(header)
+    if to_float32(header.network.pe_base) != header.network.pe_base:
+        raise ValueError(f"network pe_base {header.network.pe_base!r} is not exactly representable as float32")
+    _validate_segment_table(header.frames, [(s.first_frame, s.frame_count) for s in segments])
+    payloads = []
+    for i, seg in enumerate(segments):
+        if not 0 <= seg.seed < 2**64:
+            raise ValueError(f"segment {i}: seed {seg.seed} is not a uint64")
+        payload = _payload_bytes(header, i, seg)
+        if len(payload) >= 2**32:
+            raise ValueError(f"segment {i}: payload of {len(payload)} bytes is too large")
+        payloads.append(payload)
+    out = bytearray(_header_bytes(header))
+    out += _U16.pack(len(segments))
+    for seg, payload in zip(segments, payloads):
+        out += _SEG.pack(seg.first_frame, seg.frame_count, seg.seed, len(payload))
+    for payload in payloads:
+        out += payload
+    out += _U32.pack(zlib.crc32(out))
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Reader
+
+
+class _Cursor:
+    def __init__(self, data: bytes, end: int) -> None:
+        self.data = data
+        self.pos = 0
+        self.end = end
+
+    def unpack(self, st: struct.Struct, what: str) -> tuple:
+        if self.pos + st.size > self.end:
+            _fail(f"truncated: file ends inside the {what}")
+        vals = st.unpack_from(self.data, self.pos)
+        self.pos += st.size
+        return vals
+
+    def fmt(self, fmt: str, what: str) -> tuple:
+        return self.unpack(struct.Struct("<" + fmt), what)
+
+
+def _lookup(table: tuple[str, ...], idx: int, what: str) -> str:
+    if idx >= len(table):
+        _fail(f"unknown {what} id {idx}")
+    return table[idx]
+
+
+def _parse(data: bytes) -> tuple[Header, list[tuple[int, int, int, int]], int]:
+    """Parse and validate everything but the payloads. Returns the header, the segment table
+    (first_frame, frame_count, seed, payload length) and the offset of the first payload."""
+    data = bytes(data)
+    if len(data) < len(MAGIC):
+        if data and MAGIC.startswith(data):
+            _fail("truncated: file ends inside the magic number")
+        _fail("not an .slt file (too short)")
+    if data[:4] != MAGIC:
+        _fail("not an .slt file (wrong magic number)")
+    if len(data) < 5:
+        _fail("truncated: file ends before the format version")
+    if data[4] != VERSION:
+        _fail(f"unsupported .slt format version {data[4]} (this decoder reads version {VERSION})")
+    cur = _Cursor(data, len(data))
+    (_, _, method, gen, pix, matrix, flags, width, height, frames, fps_num, fps_den, k) = cur.unpack(
+        _FIXED, "header"
+    )
+    sparsity = cur.fmt(f"{k}f", "header")
+    pe_levels, pe_base, stem_hidden, grid_h, grid_w, kernel, n_blocks = cur.unpack(_NET, "network config")
+    strides = cur.fmt(f"{n_blocks}B", "network config")
+    channels = cur.fmt(f"{n_blocks + 1}I", "network config")
+    (n_seg,) = cur.unpack(_U16, "segment table")
+    table = [cur.unpack(_SEG, "segment table") for _ in range(n_seg)]
+    payload_start = cur.pos
+    expected = payload_start + sum(t[3] for t in table) + _U32.size
+    if len(data) < expected:
+        _fail(f"truncated: file has {len(data)} bytes, its segment table needs {expected}")
+    if len(data) > expected:
+        _fail(f"trailing garbage: {len(data) - expected} bytes after the end of the file")
+    (crc,) = _U32.unpack_from(data, len(data) - 4)
+    if zlib.crc32(memoryview(data)[:-4]) != crc:
+        _fail("CRC mismatch: file is corrupt")
+
+    if flags & ~1:
+        _fail(f"unknown header flags 0x{flags:02x}")
+    if fps_num == 0 or fps_den == 0:
+        _fail(f"frame rate {fps_num}/{fps_den} is not positive")
+    network = NetworkConfig(
+        pe_levels=pe_levels,
+        pe_base=pe_base,
+        stem_hidden=stem_hidden,
+        grid_h=grid_h,
+        grid_w=grid_w,
+        kernel=kernel,
+        strides=tuple(strides),
+        channels=tuple(channels),
+    )
+    header = Header(
+        width=width,
+        height=height,
+        frames=frames,
+        fps=Fraction(fps_num, fps_den),
+        pix_fmt=_lookup(PIX_FMTS, pix, "pixel format"),
+        matrix=_lookup(MATRICES, matrix, "colour matrix"),
+        full_range=bool(flags & 1),
+        method=_lookup(METHODS, method, "method"),
+        generator=_lookup(GENERATORS, gen, "weight generator"),
+        sparsity=tuple(float(s) for s in sparsity),
+        network=network,
+    )
+    validate_header(header)
+    _validate_segment_table(frames, [(t[0], t[1]) for t in table])
+    if network.num_weights() * len(table) > MAX_FILE_WEIGHTS:
+        _fail(f"file holds {network.num_weights() * len(table)} mask levels, more than {MAX_FILE_WEIGHTS}")
+    return header, table, payload_start
+
+
+def read_header(data: bytes) -> Header:
+    """Validate a whole .slt file (structure, CRC, limits) but decode no payload; return the header."""
+    return _parse(data)[0]
+
+
+def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
+    """Parse and fully validate .slt bytes. Returns the header, the segments with decoded levels,
+    and a size breakdown (section -> bytes) whose values add up to ``len(data)``:
+    "header", "segment_table", "scales", "counts" (level counts and word counts), one
+    "masks/<layer>" per masked layer (coded levels, summed over segments) and "crc"."""
+    data = bytes(data)
+    header, table, pos = _parse(data)
+    k = header.num_levels
+    shapes = header.network.layer_shapes()
+    sizes = {"header": pos - _U16.size - _SEG.size * len(table), "segment_table": _U16.size + _SEG.size * len(table)}
+    sizes["scales"] = 0
+    sizes["counts"] = 0
+    for name, _ in shapes:
+        sizes[f"masks/{name}"] = 0
+    segments = []
+    layer_head = struct.Struct(f"<{k}f{k + 1}II")
+    for i, (first, count, seed, length) in enumerate(table):
+        cur = _Cursor(data, pos + length)
+        cur.pos = pos
+        layers = []
+        for name, shape in shapes:
+            where = f"segment {i} layer {name}"
+            vals = cur.unpack(layer_head, f"payload of {where}")
+            scales = np.array(vals[:k], dtype=np.float32)
+            counts = np.array(vals[k : 2 * k + 1], dtype=np.uint32)
+            n_words = vals[-1]
+            if not np.all(np.isfinite(scales)):
+                _fail(f"{where}: non-finite scale")
+            n = math.prod(shape)
+            if int(counts.sum(dtype=np.uint64)) != n:
+                _fail(f"{where}: level counts sum to {int(counts.sum(dtype=np.uint64))}, the layer has {n} weights")
+            if n_words * 4 > cur.end - cur.pos:
+                _fail(f"{where}: {n_words} coded words exceed the segment payload")
+            words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+            cur.pos += n_words * 4
+            levels = decode_levels(words, counts, n, what=where)
+            layers.append(LayerPayload(scales=scales, levels=levels))
+            sizes["scales"] += 4 * k
+            sizes["counts"] += 4 * (k + 1) + 4
+            sizes[f"masks/{name}"] += 4 * n_words
+        if cur.pos != cur.end:
+            _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
+        pos = cur.end
+        segments.append(Segment(first_frame=first, frame_count=count, seed=seed, layers=layers))
+    sizes["crc"] = _U32.size
+    assert sum(sizes.values()) == len(data)
+    return header, segments, sizes
