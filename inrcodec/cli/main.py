@@ -1,0 +1,163 @@
+"""The `inrcodec` command: a thin shell over inrcodec.api. Errors a user can cause print one line
+and exit with code 2; progress and summaries go to stderr so stdout can carry video or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import click
+
+from .. import api
+from ..errors import InrcodecError
+from ..fit.trainer import FitOptions
+from ..model.config import DEFAULT_PRESET, PRESETS
+from ..video.io import parse_fps, parse_size
+from .report import EpochProgress, print_table
+
+EXIT_USAGE = 2
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _emit_json(report: dict, to_stderr: bool) -> None:
+    stream = sys.stderr if to_stderr else sys.stdout
+    stream.write(json.dumps(_json_safe(report), sort_keys=True) + "\n")
+    stream.flush()
+
+
+def _parse_sparsity(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InrcodecError(f"--sparsity must be comma-separated numbers, got {text!r}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="inrcodec")
+def cli() -> None:
+    """inrcodec: a neural video codec that stores a video as a seeded random network plus the
+    learned-scale hierarchical supermasks that select a good subnetwork of it."""
+
+
+@cli.command()
+@click.argument("input")
+@click.option("-o", "--output", required=True, help="Output .slt file, or - for stdout.")
+@click.option("--size", help="Frame size WxH (required for raw YUV input).")
+@click.option("--fps", help="Frame rate (25, 30000/1001, 29.97); overrides the input's rate.")
+@click.option("--frames", type=int, help="Encode at most N frames.")
+@click.option("--start", type=int, default=0, show_default=True, help="First frame to encode.")
+@click.option("--preset", default=DEFAULT_PRESET, show_default=True, help=f"Network size: {', '.join(PRESETS)}.")
+@click.option("--epochs", type=int, default=FitOptions.epochs, show_default=True, help="Passes over the clip.")
+@click.option("--levels", type=int, help="Number of nested masks K (default 3).")
+@click.option("--sparsity", help="K increasing sparsities, e.g. 0.5,0.8,0.92.")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Seed of the random network.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--batch-size", type=int, default=FitOptions.batch_size, show_default=True, help="Frames per step.")
+@click.option("--lr", type=float, default=FitOptions.lr_scores, show_default=True, help="Learning rate of the scores.")
+@click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
+@click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
+@click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
+@click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
+@click.option("--min-channels", "c_min", type=int, help="Override the preset's narrowest feature width.")
+@click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def encode(input, output, size, fps, frames, start, preset, epochs, levels, sparsity, seed, device, batch_size,
+           lr, lr_scales, segment_frames, stem_hidden, c0, c_min, overwrite, as_json, quiet):
+    """Fit a video (file, or - for stdin) and write the .slt bitstream."""
+    if frames is not None and frames < 1:
+        raise InrcodecError("--frames must be at least 1")
+    if start < 0:
+        raise InrcodecError("--start must be 0 or more")
+    if batch_size < 1:
+        raise InrcodecError("--batch-size must be at least 1")
+    options = api.EncodeOptions(
+        preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
+        segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min,
+        fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scores=lr, lr_scales=lr_scales, seed=seed),
+    )
+    with EpochProgress(enabled=not quiet) as progress:
+        report = api.encode(
+            input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
+            frames=frames, start=start, options=options, overwrite=overwrite, on_epoch=progress.update,
+        )
+    if not quiet:
+        print_table("encode", report, ["bytes", "bpp", "psnr_rgb", "psnr_y", "ms_ssim", "frames", "fit_seconds"])
+    if as_json:
+        _emit_json(report, to_stderr=output == "-")
+
+
+@cli.command()
+@click.argument("input")
+@click.option("-o", "--output", required=True, help="Output video (.mp4, .mkv, .yuv, .y4m), or - for stdout.")
+@click.option("--format", "fmt", type=click.Choice(["mp4", "mkv", "yuv", "y4m"]), help="Output format (default: from the extension).")
+@click.option("--frames", "frame_range", help="Frames a:b to render (b exclusive).")
+@click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="x264 quality for MP4/MKV (lower is better).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+def decode(input, output, fmt, frame_range, crf, device, overwrite, as_json, quiet):
+    """Render a .slt file (or - for stdin) to video."""
+    report = api.decode(input, output, format=fmt, frames=frame_range, crf=crf, device=device, overwrite=overwrite)
+    if not quiet:
+        print_table("decode", report, ["bpp", "frames", "fps", "format"])
+    if as_json:
+        _emit_json(report, to_stderr=output == "-")
+
+
+@cli.command()
+@click.argument("input")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(input, as_json):
+    """Show a .slt file's header and size breakdown."""
+    report = api.info(input)
+    if as_json:
+        _emit_json(report, to_stderr=False)
+        return
+    from .report import print_info
+
+    print_info(report)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors with exit code 2 instead of tracebacks."""
+    try:
+        cli.main(args=argv, prog_name="inrcodec", standalone_mode=False)
+    except InrcodecError as e:
+        _fail(str(e))
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", code=130)
+    except click.ClickException as e:
+        _fail(e.format_message())
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        _fail(f"{where}{e.strerror or e}")
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    sys.stderr.write(f"inrcodec: error: {message.splitlines()[0] if message else 'failed'}\n")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

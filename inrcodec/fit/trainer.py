@@ -1,0 +1,175 @@
+"""Fitting the masks and scales of one segment to its frames.
+
+Only the scores (which choose each weight's level) and the per-level scales are optimised; the random
+signs never change. The loop keeps the frames as uint8 and converts each batch on the fly, never
+calls .item() inside an epoch (so a CUDA run has no per-step host round trips), and keeps the best
+levels and scales seen at the evaluation points, not just the last ones.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..metrics.quality import mse_to_psnr
+from ..model.nerv import NeRV, frame_positions, supermask_layers
+from ..video.clip import VideoInfo
+from ..video.colour import yuv420_to_rgb
+
+
+@dataclass
+class FitOptions:
+    """Optimiser settings. Defaults are the measured best (docs/results.md)."""
+
+    epochs: int = 100
+    batch_size: int = 2
+    lr_scores: float = 0.05
+    lr_scales: float = 0.05  # relative: the scales are parametrised as alpha0 * rel
+    warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
+    threshold_every: int = 10  # steps between exact threshold selections (levels update every step)
+    eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
+    seed: int = 0
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    loss: float
+    psnr: float | None  # full-clip PSNR when this epoch was evaluated
+    best_psnr: float | None
+
+
+@dataclass
+class FitResult:
+    levels: list[np.ndarray]
+    scales: list[np.ndarray]
+    psnr: float
+    seconds: float
+    history: list[EpochReport] = field(default_factory=list)
+
+
+def lr_factor(step: int, total: int, warmup: float) -> float:
+    """Linear warm-up over the first `warmup` fraction of steps, then cosine decay towards zero."""
+    warm = max(1, int(round(total * warmup)))
+    if step < warm:
+        return (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class Fitter:
+    """Fits one segment. Holds all state that a checkpoint needs (see state_dict)."""
+
+    def __init__(self, net: NeRV, frames: np.ndarray, info: VideoInfo, opts: FitOptions, device: torch.device) -> None:
+        self.net, self.info, self.opts, self.device = net, info, opts, device
+        self.frames = torch.from_numpy(frames).to(device)  # uint8, (T, H*W*3/2)
+        self.count = frames.shape[0]
+        self.layers = supermask_layers(net)
+        groups = [{"params": [m.scores for m in self.layers], "lr": opts.lr_scores, "base_lr": opts.lr_scores}]
+        scales = [m.rel for m in self.layers if m.rel.requires_grad]
+        if scales:
+            groups.append({"params": scales, "lr": opts.lr_scales, "base_lr": opts.lr_scales})
+        self.optimizer = torch.optim.Adam(groups)
+        self.steps_per_epoch = math.ceil(self.count / opts.batch_size)
+        self.total_steps = self.steps_per_epoch * opts.epochs
+        self.generator = torch.Generator().manual_seed(opts.seed)
+        self.epoch = 0
+        self.step = 0
+        self.best_psnr = -math.inf
+        self.best: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+        self.history: list[EpochReport] = []
+        self.seconds = 0.0
+
+    def _targets(self, idx: torch.Tensor) -> torch.Tensor:
+        return yuv420_to_rgb(self.frames[idx], self.info)
+
+    def _positions(self, idx: torch.Tensor) -> torch.Tensor:
+        return frame_positions(idx.to(self.device), self.count)
+
+    def _set_lr(self) -> None:
+        f = lr_factor(self.step, self.total_steps, self.opts.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * f
+
+    def train_epoch(self) -> float:
+        self.net.train()
+        perm = torch.randperm(self.count, generator=self.generator)
+        total = torch.zeros((), device=self.device)
+        for b in range(self.steps_per_epoch):
+            idx = perm[b * self.opts.batch_size : (b + 1) * self.opts.batch_size].to(self.device)
+            exact = self.step % max(1, self.opts.threshold_every) == 0
+            for m in self.layers:
+                m.refresh_levels(update_thresholds=exact)
+            self._set_lr()
+            loss = F.mse_loss(self.net(self._positions(idx)), self._targets(idx))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.detach() * idx.numel()
+            self.step += 1
+        return float(total) / self.count
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """RGB PSNR of the whole segment with exact levels from the current scores."""
+        self.net.eval()
+        for m in self.layers:
+            m.refresh_levels(update_thresholds=True)
+        se = torch.zeros((), dtype=torch.float64, device=self.device)
+        for start in range(0, self.count, max(self.opts.batch_size, 4)):
+            idx = torch.arange(start, min(self.count, start + max(self.opts.batch_size, 4)))
+            out = self.net(self._positions(idx))
+            se += ((out - self._targets(idx.to(self.device))) ** 2).double().sum()
+        pixels = self.count * 3 * self.info.width * self.info.height
+        return mse_to_psnr(float(se) / pixels)
+
+    def _snapshot(self) -> None:
+        self.best = ([m.level.clone() for m in self.layers], [m.scales().detach().clone() for m in self.layers])
+
+    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None) -> None:
+        """Train from the current epoch to opts.epochs (a resumed fitter continues where it was)."""
+        every = self.opts.eval_every or max(1, self.opts.epochs // 10)
+        while self.epoch < self.opts.epochs:
+            t0 = time.perf_counter()
+            loss = self.train_epoch()
+            self.epoch += 1
+            psnr = None
+            if self.epoch % every == 0 or self.epoch == self.opts.epochs:
+                psnr = self.evaluate()
+                if psnr > self.best_psnr:
+                    self.best_psnr = psnr
+                    self._snapshot()
+            self.seconds += time.perf_counter() - t0
+            report = EpochReport(self.epoch, self.opts.epochs, loss, psnr, self.best_psnr if self.best else None)
+            self.history.append(report)
+            if on_epoch:
+                on_epoch(report)
+            if should_stop and should_stop():
+                return
+
+    def result(self) -> FitResult:
+        """The best levels and scales seen, installed into the network and frozen."""
+        if self.best is None:
+            self.best_psnr = self.evaluate()
+            self._snapshot()
+        assert self.best is not None
+        levels, scales = self.best
+        for m, lv, sc in zip(self.layers, levels, scales):
+            m.level = lv.clone()
+            with torch.no_grad():
+                m.rel.copy_(sc / m.alpha0)
+            m.freeze()
+        return FitResult(
+            levels=[lv.to("cpu", torch.uint8).numpy().reshape(-1) for lv in levels],
+            scales=[sc.to("cpu", torch.float32).numpy() for sc in scales],
+            psnr=self.best_psnr,
+            seconds=self.seconds,
+            history=self.history,
+        )

@@ -1,0 +1,121 @@
+"""Encode -> .slt -> decode through the Python API."""
+
+import numpy as np
+import pytest
+import torch
+
+import inrcodec
+from inrcodec.api import Decoder, EncodeOptions, encode_clip, parse_frame_range
+from inrcodec.bitstream import LayerPayload, Segment, read_slt, write_slt
+from inrcodec.errors import InputError
+from inrcodec.fit.trainer import Fitter, FitOptions
+from inrcodec.model.config import plan_network
+from inrcodec.model.nerv import build_supermask_nerv, frame_positions
+from inrcodec.video.colour import rgb_to_yuv420
+from inrcodec.video.io import read_video
+
+from .conftest import synthetic_clip
+
+
+def tiny_options(**kw):
+    fit = FitOptions(epochs=kw.pop("epochs", 3), batch_size=2)
+    return EncodeOptions(preset="tiny", device="cpu", fit=fit, **kw)
+
+
+def test_decoded_frames_equal_the_in_memory_model(tmp_path, clip):
+    """Fit directly, write the bitstream, decode it with the CLI path, compare to the fitted net."""
+    sparsity = (0.5, 0.8, 0.92)
+    cfg = plan_network(32, 24, "tiny")
+    net = build_supermask_nerv(cfg, 32, 24, seed=9, sparsity=sparsity)
+    fitter = Fitter(net, clip.frames, clip.info, FitOptions(epochs=4, batch_size=2), torch.device("cpu"))
+    fitter.run()
+    result = fitter.result()
+    header = inrcodec.api.Header(width=32, height=24, frames=len(clip), fps=clip.info.fps, sparsity=sparsity, network=cfg)
+    seg = Segment(0, len(clip), 9, [LayerPayload(s, lv) for s, lv in zip(result.scales, result.levels)])
+    slt = tmp_path / "x.slt"
+    slt.write_bytes(write_slt(header, [seg]))
+    inrcodec.decode(str(slt), str(tmp_path / "x.yuv"), device="cpu")
+    decoded = np.fromfile(tmp_path / "x.yuv", dtype=np.uint8).reshape(len(clip), -1)
+    with torch.no_grad():
+        expected = rgb_to_yuv420(net(frame_positions(torch.arange(len(clip)), len(clip))), clip.info).numpy()
+    assert decoded.shape == expected.shape
+    diff = np.abs(decoded.astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.999
+
+
+def test_fitting_improves_quality(clip):
+    cfg = plan_network(32, 24, "tiny")
+    net = build_supermask_nerv(cfg, 32, 24, seed=1, sparsity=(0.5, 0.8, 0.92))
+    fitter = Fitter(net, clip.frames, clip.info, FitOptions(epochs=25, batch_size=2, eval_every=1), torch.device("cpu"))
+    first = fitter.evaluate()
+    fitter.run()
+    assert fitter.best_psnr > first + 3.0
+    # the best evaluation is what result() keeps
+    assert fitter.result().psnr == max(r.psnr for r in fitter.history if r.psnr is not None)
+
+
+def test_encode_report_is_measured_from_the_written_file(tmp_path, y4m_file):
+    out = tmp_path / "a.slt"
+    report = inrcodec.encode(str(y4m_file), str(out), options=tiny_options())
+    size = out.stat().st_size
+    assert report["bytes"] == size
+    assert report["bpp"] == pytest.approx(8 * size / (32 * 24 * 4))
+    for key in ("psnr_rgb", "psnr_y", "ms_ssim", "frames", "width", "height", "fit_seconds"):
+        assert key in report
+    # the PSNR equals what an independent decode of the file gives
+    inrcodec.decode(str(out), str(tmp_path / "a.yuv"), device="cpu")
+    src = read_video(str(y4m_file)).frames
+    dec = np.fromfile(tmp_path / "a.yuv", dtype=np.uint8).reshape(src.shape)
+    y = 32 * 24
+    mse = np.mean((src[:, :y].astype(float) - dec[:, :y].astype(float)) ** 2)
+    assert report["psnr_y"] == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-6)
+
+
+def test_same_seed_and_input_give_byte_identical_files(clip):
+    a = encode_clip(clip, tiny_options(seed=3))
+    b = encode_clip(clip, tiny_options(seed=3))
+    c = encode_clip(clip, tiny_options(seed=4))
+    assert a == b
+    assert a != c
+
+
+def test_segments_are_independent_and_ranges_touch_only_their_segment(clip):
+    data = encode_clip(clip, tiny_options(segment_frames=2, epochs=2))
+    header, segments, _ = read_slt(data)
+    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 2), (2, 2)]
+    dec = Decoder(header, segments, torch.device("cpu"))
+    full = np.concatenate(list(dec.render(range(4))))
+    dec2 = Decoder(header, segments, torch.device("cpu"))
+    part = np.concatenate(list(dec2.render(range(3, 4))))
+    assert list(dec2._nets) == [1]  # segment 0's network was never built
+    np.testing.assert_array_equal(part, full[3:4])
+
+
+def test_frame_range_parsing():
+    assert parse_frame_range("1:3", 10) == range(1, 3)
+    assert parse_frame_range(":2", 10) == range(0, 2)
+    assert parse_frame_range("7:", 10) == range(7, 10)
+    assert parse_frame_range("4", 10) == range(4, 5)
+    for bad in ("5:20", "3:3", "x", "-1:2"):
+        with pytest.raises(InputError):
+            parse_frame_range(bad, 10)
+
+
+def test_levels_and_sparsity_options():
+    assert EncodeOptions(levels=3).resolved_sparsity() == pytest.approx((0.5, 0.8, 0.92))
+    assert len(EncodeOptions(levels=5).resolved_sparsity()) == 5
+    assert EncodeOptions(sparsity=(0.6,)).resolved_sparsity() == pytest.approx((0.6,))
+    for bad in (dict(levels=2, sparsity=(0.5, 0.7, 0.9)), dict(sparsity=(0.8, 0.5)), dict(levels=0), dict(sparsity=(1.2,))):
+        with pytest.raises(InputError):
+            EncodeOptions(**bad).resolved_sparsity()
+
+
+def test_one_level_and_five_levels_round_trip(tmp_path):
+    clip = synthetic_clip(frames=2)
+    for sp in ((0.5,), (0.3, 0.5, 0.7, 0.8, 0.9)):
+        data = encode_clip(clip, tiny_options(sparsity=sp, epochs=1))
+        header, segments, _ = read_slt(data)
+        assert header.sparsity == pytest.approx(sp)
+        assert all(int(layer.levels.max()) <= len(sp) for layer in segments[0].layers)
+        frames = np.concatenate(list(Decoder(header, segments, torch.device("cpu")).render(range(2))))
+        assert frames.shape == (2, 32 * 24 * 3 // 2)
