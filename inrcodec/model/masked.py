@@ -130,6 +130,19 @@ def fold_weight(signs: torch.Tensor, level: torch.Tensor, scales: torch.Tensor) 
     return signs * table[level.long()]
 
 
+class DenseWeight(nn.Module):
+    """A trained dense weight (the NeRV baseline): Kaiming-normal initialisation, all values learned."""
+
+    def __init__(self, shape: tuple[int, ...], fan_in: int, gain: float, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        super().__init__()
+        w = torch.randn(shape, generator=generator) * (gain / math.sqrt(fan_in))
+        self.weight = nn.Parameter(w.to(device))
+
+    def forward(self) -> torch.Tensor:
+        return self.weight
+
+
 class FixedWeight(nn.Module):
     """A plain weight tensor behind the same call interface as SupermaskWeight (for decoding)."""
 

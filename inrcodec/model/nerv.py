@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import NetworkConfig
-from .masked import FixedWeight, SupermaskWeight, fold_weight
+from .masked import DenseWeight, FixedWeight, SupermaskWeight, fold_weight
 from .rng import random_signs
 
 # 1/sqrt(E[gelu(z)^2]) for z ~ N(0, 1): keeps the activations' RMS through a GELU layer.
@@ -87,6 +87,16 @@ def build_supermask_nerv(
     weights = []
     for signs, (_, shape), gain in zip(layer_signs(config, seed, device), config.layer_shapes(), layer_gains(config)):
         weights.append(SupermaskWeight(signs, sparsity, fan_in(shape), gain, generator=gen, learn_scales=learn_scales))
+    return NeRV(config, width, height, weights)
+
+
+def build_dense_nerv(config: NetworkConfig, width: int, height: int, seed: int, device: torch.device | str = "cpu") -> NeRV:
+    """The same architecture with ordinary trained weights (the dense NeRV baseline)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    weights = [
+        DenseWeight(shape, fan_in(shape), gain, generator=gen, device=device)
+        for (_, shape), gain in zip(config.layer_shapes(), layer_gains(config))
+    ]
     return NeRV(config, width, height, weights)
 
 
