@@ -119,3 +119,37 @@ def test_one_level_and_five_levels_round_trip(tmp_path):
         assert all(int(layer.levels.max()) <= len(sp) for layer in segments[0].layers)
         frames = np.concatenate(list(Decoder(header, segments, torch.device("cpu")).render(range(2))))
         assert frames.shape == (2, 32 * 24 * 3 // 2)
+
+
+def _fresh_fitter(clip, epochs=4):
+    cfg = plan_network(32, 24, "tiny")
+    net = build_supermask_nerv(cfg, 32, 24, seed=2, sparsity=(0.5, 0.8, 0.92))
+    return Fitter(net, clip.frames, clip.info, FitOptions(epochs=epochs, batch_size=1, eval_every=1), torch.device("cpu"))
+
+
+def test_interrupted_fit_resumes_bit_exactly(clip, tmp_path):
+    whole = _fresh_fitter(clip)
+    assert whole.run()
+    expected = whole.result()
+
+    first = _fresh_fitter(clip)
+    calls = {"n": 0}
+
+    def stop_mid_epoch():  # 4 frames per epoch at batch 1: stop inside the second epoch
+        calls["n"] += 1
+        return calls["n"] > 6
+
+    assert first.run(should_stop=stop_mid_epoch) is False
+    assert first.epoch == 1 and first.pos == 2
+    path = tmp_path / "state.pt"
+    torch.save(first.state_dict(), path)
+
+    resumed = _fresh_fitter(clip)
+    resumed.load_state_dict(torch.load(path, weights_only=True))
+    assert resumed.run()
+    got = resumed.result()
+    assert got.psnr == expected.psnr
+    for a, b in zip(got.levels, expected.levels):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(got.scales, expected.scales):
+        np.testing.assert_array_equal(a, b)

@@ -86,6 +86,9 @@ class Fitter:
         self.best: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
         self.history: list[EpochReport] = []
         self.seconds = 0.0
+        self.perm: torch.Tensor | None = None  # this epoch's frame order, None between epochs
+        self.pos = 0  # next batch of the epoch
+        self.epoch_loss = torch.zeros((), device=device)
 
     def _targets(self, idx: torch.Tensor) -> torch.Tensor:
         return yuv420_to_rgb(self.frames[idx], self.info)
@@ -98,12 +101,19 @@ class Fitter:
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * f
 
-    def train_epoch(self) -> float:
+    def train_steps(self, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Run the rest of the current epoch; False when should_stop() interrupted it. The epoch's
+        permutation and position are fitter state, so an interrupted epoch resumes exactly."""
         self.net.train()
-        perm = torch.randperm(self.count, generator=self.generator)
-        total = torch.zeros((), device=self.device)
-        for b in range(self.steps_per_epoch):
-            idx = perm[b * self.opts.batch_size : (b + 1) * self.opts.batch_size].to(self.device)
+        if self.perm is None:
+            self.perm = torch.randperm(self.count, generator=self.generator)
+            self.pos = 0
+            self.epoch_loss = torch.zeros((), device=self.device)
+        bs = self.opts.batch_size
+        while self.pos < self.steps_per_epoch:
+            if should_stop is not None and should_stop():
+                return False
+            idx = self.perm[self.pos * bs : (self.pos + 1) * bs].to(self.device)
             exact = self.step % max(1, self.opts.threshold_every) == 0
             for m in self.layers:
                 m.refresh_levels(update_thresholds=exact)
@@ -112,9 +122,10 @@ class Fitter:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            total += loss.detach() * idx.numel()
+            self.epoch_loss += loss.detach() * idx.numel()
             self.step += 1
-        return float(total) / self.count
+            self.pos += 1
+        return True
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -133,12 +144,19 @@ class Fitter:
     def _snapshot(self) -> None:
         self.best = ([m.level.clone() for m in self.layers], [m.scales().detach().clone() for m in self.layers])
 
-    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None) -> None:
-        """Train from the current epoch to opts.epochs (a resumed fitter continues where it was)."""
+    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Train from where the fitter is to opts.epochs. Returns False when should_stop() asked it
+        to stop early (checked before every step); the state is then consistent for a checkpoint."""
         every = self.opts.eval_every or max(1, self.opts.epochs // 10)
         while self.epoch < self.opts.epochs:
             t0 = time.perf_counter()
-            loss = self.train_epoch()
+            done = self.train_steps(should_stop)
+            self.seconds += time.perf_counter() - t0
+            if not done:
+                return False
+            t0 = time.perf_counter()
+            loss = float(self.epoch_loss) / self.count
+            self.perm = None
             self.epoch += 1
             psnr = None
             if self.epoch % every == 0 or self.epoch == self.opts.epochs:
@@ -151,8 +169,42 @@ class Fitter:
             self.history.append(report)
             if on_epoch:
                 on_epoch(report)
-            if should_stop and should_stop():
-                return
+        return True
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue this fit bit-exactly: tensors and plain values only (the
+        checkpoint loads with torch.load(weights_only=True))."""
+        return {
+            "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "thresholds": [m._thresholds.cpu() if m._thresholds is not None else torch.empty(0) for m in self.layers],
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "perm": self.perm.cpu() if self.perm is not None else torch.empty(0, dtype=torch.long),
+            "pos": self.pos,
+            "epoch_loss": float(self.epoch_loss),
+            "best_psnr": self.best_psnr,
+            "best_levels": [t.cpu() for t in self.best[0]] if self.best else [],
+            "best_scales": [t.cpu() for t in self.best[1]] if self.best else [],
+            "seconds": self.seconds,
+            "history": [[r.epoch, r.epochs, r.loss, r.psnr, r.best_psnr] for r in self.history],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        for m, t in zip(self.layers, state["thresholds"]):
+            m._thresholds = t.to(self.device) if t.numel() else None
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.epoch, self.step, self.pos = int(state["epoch"]), int(state["step"]), int(state["pos"])
+        self.perm = state["perm"] if state["perm"].numel() else None
+        self.epoch_loss = torch.tensor(float(state["epoch_loss"]), device=self.device)
+        self.best_psnr = float(state["best_psnr"])
+        if state["best_levels"]:
+            self.best = ([t.to(self.device) for t in state["best_levels"]], [t.to(self.device) for t in state["best_scales"]])
+        self.seconds = float(state["seconds"])
+        self.history = [EpochReport(*row) for row in state["history"]]
 
     def result(self) -> FitResult:
         """The best levels and scales seen, installed into the network and frozen."""
