@@ -82,6 +82,18 @@ class EncodeOptions:
             return sp
         return check_sparsity(default_sparsity(3 if self.levels is None else self.levels))
 
+    def validate(self) -> None:
+        """Refuse bad options up front, before any input is read or any fitting starts."""
+        self.resolved_sparsity()
+        if self.fit.epochs < 1:
+            raise InputError("--epochs must be at least 1")
+        if self.fit.batch_size < 1:
+            raise InputError("--batch-size must be at least 1")
+        if self.segment_frames is not None and self.segment_frames < 1:
+            raise InputError("--segment-frames must be at least 1")
+        plan_network(16, 16, self.preset, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)
+        resolve_device(self.device)
+
 
 def segment_ranges(frames: int, segment_frames: int | None) -> list[tuple[int, int]]:
     """(first, count) of each segment."""
@@ -96,9 +108,8 @@ def encode_clip(
 ) -> bytes:
     """Fit every segment of an in-memory clip and return the .slt bytes."""
     info = clip.info
+    options.validate()
     sparsity = options.resolved_sparsity()
-    if options.fit.epochs < 1:
-        raise InputError("--epochs must be at least 1")
     device = resolve_device(options.device)
     config = plan_network(
         info.width, info.height, options.preset,
@@ -254,7 +265,7 @@ def encode(
     report, measured by decoding the written bytes."""
     options = options or EncodeOptions()
     check_overwrite(output, overwrite)
-    options.resolved_sparsity()
+    options.validate()  # every option check before the (possibly long) read and fit
     device = resolve_device(options.device)
     clip = read_video(input, size=size, fps=fps, start=start, frames=frames, stdin=stdin)
     t0 = time.perf_counter()

@@ -81,8 +81,6 @@ def encode(input, output, size, fps, frames, start, preset, epochs, levels, spar
         raise InrcodecError("--frames must be at least 1")
     if start < 0:
         raise InrcodecError("--start must be 0 or more")
-    if batch_size < 1:
-        raise InrcodecError("--batch-size must be at least 1")
     options = api.EncodeOptions(
         preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min,
