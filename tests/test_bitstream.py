@@ -358,10 +358,10 @@ def test_absurd_layer_size_rejected_fast():
 
 
 def test_too_many_levels_in_file_rejected():
-    # A legal network (stem1 = 682 * 48 * 8192, just under 2^28 weights) over 40 one-frame segments.
-    n_seg = 40
+    # A legal network (stem1 = 682 * 48 * 2048, just under 2^26 weights) over 20 one-frame segments.
+    n_seg = 20
     h = base_header(frames=n_seg)
-    body = bytearray(fmt._header_bytes(replace(h, network=replace(NET, stem_hidden=8192, channels=(682, 4)))))
+    body = bytearray(fmt._header_bytes(replace(h, network=replace(NET, stem_hidden=2048, channels=(682, 4)))))
     body += struct.pack("<H", n_seg)
     for i in range(n_seg):
         body += struct.pack("<IIQI", i, 1, 1, 0)

@@ -10,9 +10,14 @@ Special cases:
   and is coded as zero words;
 * symbols whose count is 0 get the leaky model's minimal probability; they never occur in a
   valid stream, and if corrupt data decodes to one, the histogram check rejects it.
+
+Decoding runs in chunks against a running histogram, so corrupt data is rejected as soon as a level
+exceeds its count, and the only allocation proportional to the layer is the uint8 output.
 """
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 import constriction
 import numpy as np
@@ -21,6 +26,7 @@ from ..errors import BitstreamError
 
 _AnsCoder = constriction.stream.stack.AnsCoder
 _Categorical = constriction.stream.model.Categorical
+_CHUNK = 1 << 16  # symbols decoded per call (bounds the temporaries of decode_levels)
 
 
 def level_counts(levels: np.ndarray, num_symbols: int) -> np.ndarray:
@@ -84,20 +90,51 @@ def decode_levels(words: np.ndarray, counts: np.ndarray, n: int, what: str = "la
         return np.full(n, level, dtype=np.uint8)
     if counts.size > 256:
         raise BitstreamError(f"{what}: too many mask levels")
+    # Decode in chunks, keeping a running histogram: the output is the only allocation of size n
+    # (one-shot decoding held n int32 symbols plus an n-sized intp copy for the histogram, ~13 bytes
+    # per weight), and corrupt data is rejected as soon as a level occurs more often than its count
+    # instead of after decoding up to MAX_LAYER_WEIGHTS symbols.
     try:
         coder = _AnsCoder(np.ascontiguousarray(words, dtype=np.uint32))
-        out = np.asarray(coder.decode(_model(counts), n))
-        leftover = not coder.is_empty()
+        model = _model(counts)
     except Exception as exc:  # constriction reports invalid data as ValueError and friends
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BitstreamError(f"{what}: invalid coded mask data ({msg})") from None
-    if out.shape != (n,):
-        raise BitstreamError(f"{what}: decoded {out.size} mask levels, expected {n} (corrupt data)")
-    if leftover:
+        _invalid(what, exc)
+    if coder.is_empty():  # it would decode only level 0 (see below), but at least two counts are > 0
+        raise BitstreamError(f"{what}: mask levels do not match their counts (corrupt data)")
+    levels = np.empty(n, dtype=np.uint8)
+    seen = np.zeros(counts.size, dtype=np.int64)
+    limit = counts.astype(np.int64)
+    pos = 0
+    while pos < n:
+        if coder.is_empty():
+            # An empty coder (no words left, state 0) decodes level 0 forever without changing; a
+            # valid stream only gets here when all its remaining levels are 0. Skip decoding them.
+            seen[0] += n - pos
+            if not np.array_equal(seen, limit):
+                raise BitstreamError(f"{what}: mask levels do not match their counts (corrupt data)")
+            levels[pos:] = 0
+            return levels
+        m = min(_CHUNK, n - pos)
+        try:
+            out = np.asarray(coder.decode(model, m))
+        except Exception as exc:
+            _invalid(what, exc)
+        if out.shape != (m,):
+            raise BitstreamError(f"{what}: decoded {out.size} mask levels, expected {m} (corrupt data)")
+        if int(out.min()) < 0 or int(out.max()) >= counts.size:
+            raise BitstreamError(f"{what}: decoded mask level out of range (corrupt data)")
+        levels[pos : pos + m] = out
+        seen += np.bincount(out, minlength=counts.size)
+        if np.any(seen > limit):
+            raise BitstreamError(f"{what}: mask levels do not match their counts (corrupt data)")
+        pos += m
+    if not coder.is_empty():
         raise BitstreamError(f"{what}: coded mask data not fully consumed (corrupt data)")
-    if out.size and (int(out.min()) < 0 or int(out.max()) >= counts.size):
-        raise BitstreamError(f"{what}: decoded mask level out of range (corrupt data)")
-    levels = out.astype(np.uint8)
-    if not np.array_equal(np.bincount(levels, minlength=counts.size), counts):
+    if not np.array_equal(seen, limit):
         raise BitstreamError(f"{what}: mask levels do not match their counts (corrupt data)")
     return levels
+
+
+def _invalid(what: str, exc: Exception) -> NoReturn:
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise BitstreamError(f"{what}: invalid coded mask data ({msg})") from None

@@ -63,12 +63,13 @@ def yuv420_to_rgb(frames: torch.Tensor, info: VideoInfo) -> torch.Tensor:
 def rgb_to_yuv420(rgb: torch.Tensor, info: VideoInfo) -> torch.Tensor:
     """float (B, 3, H, W) RGB in [0, 1] -> uint8 (B, H*W*3//2) I420; exact inverse of yuv420_to_rgb.
 
-    Input is clipped to [0, 1] first (network outputs may overshoot)."""
+    Input is clipped to [0, 1] first (network outputs may overshoot; NaN from a hostile file's
+    overflowing weights becomes 0, so the output never depends on the platform's NaN cast)."""
     w, h = info.width, info.height
     if rgb.ndim != 4 or rgb.shape[1] != 3 or rgb.shape[2] != h or rgb.shape[3] != w:
         raise ValueError(f"expected (B, 3, {h}, {w}) RGB, got {tuple(rgb.shape)}")
     b = rgb.shape[0]
-    x = rgb.to(torch.float32).clamp(0.0, 1.0)
+    x = torch.nan_to_num(rgb.to(torch.float32), nan=0.0).clamp(0.0, 1.0)
     r, g, bl = x[:, 0], x[:, 1], x[:, 2]
     kr, kg, kb, y_off, y_scale, c_scale = _coeffs(info)
     yn = kr * r + kg * g + kb * bl
