@@ -13,7 +13,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from inrcodec.api import resolve_device
+from inrcodec.encoder import resolve_device
 from inrcodec.model.config import plan_network
 from inrcodec.model.nerv import build_dense_nerv, build_supermask_nerv, frame_positions, supermask_layers
 from inrcodec.video.colour import yuv420_to_rgb

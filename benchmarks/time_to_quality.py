@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from inrcodec.api import EncodeOptions, resolve_device
+from inrcodec.encoder import EncodeOptions, resolve_device
 from inrcodec.fit.trainer import Fitter, FitOptions
 from inrcodec.model.config import plan_network
 from inrcodec.model.nerv import build_supermask_nerv

@@ -8,7 +8,9 @@ hierarchical supermasks (Choi, Kang, Oh, ICML 2023).
 
 __version__ = "0.1.0"
 
-from .api import Decoder, EncodeOptions, decode, encode, encode_clip, info  # noqa: E402
+from .api import decode, encode, info  # noqa: E402
+from .decoder import Decoder  # noqa: E402
+from .encoder import EncodeOptions, encode_clip  # noqa: E402
 from .errors import BitstreamError, InputError, InrcodecError  # noqa: E402
 from .fit.trainer import FitOptions  # noqa: E402
 

@@ -17,6 +17,7 @@ import torch
 from click.testing import CliRunner
 
 import inrcodec
+from inrcodec.decoder import RENDER_BATCH
 from inrcodec import api
 from inrcodec.bitstream.format import MAGIC as SLT_MAGIC
 from inrcodec.cli.main import cli, main
@@ -469,7 +470,7 @@ def failing_render(monkeypatch, exc: BaseException) -> dict:
     original = api.Decoder.render
     seen = {"batches": 0}
 
-    def render(self, frames, batch=api.RENDER_BATCH):
+    def render(self, frames, batch=RENDER_BATCH):
         for out in original(self, frames, batch=1):
             if seen["batches"] == 1:
                 raise exc

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 import inrcodec
-from inrcodec.api import Decoder, EncodeOptions, encode_clip, parse_frame_range
-from inrcodec.bitstream import LayerPayload, Segment, read_slt, write_slt
+from inrcodec.decoder import Decoder, parse_frame_range
+from inrcodec.encoder import EncodeOptions, encode_clip
+from inrcodec.bitstream import Header, LayerPayload, Segment, read_slt, write_slt
 from inrcodec.errors import InputError
 from inrcodec.fit.trainer import Fitter, FitOptions
 from inrcodec.model.config import plan_network
@@ -30,7 +31,7 @@ def test_decoded_frames_equal_the_in_memory_model(tmp_path, clip):
     fitter = Fitter(net, clip.frames, clip.info, FitOptions(epochs=4, batch_size=2), torch.device("cpu"))
     fitter.run()
     result = fitter.result()
-    header = inrcodec.api.Header(width=32, height=24, frames=len(clip), fps=clip.info.fps, sparsity=sparsity, network=cfg)
+    header = Header(width=32, height=24, frames=len(clip), fps=clip.info.fps, sparsity=sparsity, network=cfg)
     seg = Segment(0, len(clip), 9, [LayerPayload(s, lv) for s, lv in zip(result.scales, result.levels)])
     slt = tmp_path / "x.slt"
     slt.write_bytes(write_slt(header, [seg]))

@@ -12,6 +12,7 @@ import click
 from .. import api
 from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
+from ..encoder import METHODS
 from ..model.config import DEFAULT_PRESET, PRESETS
 from ..video.io import parse_fps, parse_size
 from .report import EpochProgress, print_table
@@ -58,6 +59,8 @@ def cli() -> None:
 @click.option("--fps", help="Frame rate (25, 30000/1001, 29.97); overrides the input's rate.")
 @click.option("--frames", type=int, help="Encode at most N frames.")
 @click.option("--start", type=int, default=0, show_default=True, help="First frame to encode.")
+@click.option("--method", default="slt", show_default=True, type=click.Choice(list(METHODS)),
+              help="slt: learned scales (the paper); slt-fixed: one fixed scale; supermask: a single mask.")
 @click.option("--preset", default=DEFAULT_PRESET, show_default=True, help=f"Network size: {', '.join(PRESETS)}.")
 @click.option("--epochs", type=int, default=FitOptions.epochs, show_default=True, help="Passes over the clip.")
 @click.option("--levels", type=int, help="Number of nested masks K (default 3).")
@@ -71,18 +74,24 @@ def cli() -> None:
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
 @click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
 @click.option("--min-channels", "c_min", type=int, help="Override the preset's narrowest feature width.")
-@click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
+@click.option("--fixed-gain", type=float, default=1.0, show_default=True,
+              help="slt-fixed: the fixed scale as a multiple of the activation-preserving one.")
+@click.option("--checkpoint", help="Where to save the fit's state (default OUTPUT.ckpt).")
+@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True, help="Minutes between checkpoints (0: every epoch).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted encode from its checkpoint.")
+@click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output (and a stale checkpoint) if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def encode(input, output, size, fps, frames, start, preset, epochs, levels, sparsity, seed, device, batch_size,
-           lr, lr_scales, segment_frames, stem_hidden, c0, c_min, overwrite, as_json, quiet):
+def encode(input, output, size, fps, frames, start, method, preset, epochs, levels, sparsity, seed, device, batch_size,
+           lr, lr_scales, segment_frames, stem_hidden, c0, c_min, fixed_gain, checkpoint, checkpoint_minutes, resume,
+           overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     if frames is not None and frames < 1:
         raise InrcodecError("--frames must be at least 1")
     if start < 0:
         raise InrcodecError("--start must be 0 or more")
     options = api.EncodeOptions(
-        preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
+        method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min,
         fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scores=lr, lr_scales=lr_scales, seed=seed),
     )
@@ -90,6 +99,7 @@ def encode(input, output, size, fps, frames, start, preset, epochs, levels, spar
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
             frames=frames, start=start, options=options, overwrite=overwrite, on_epoch=progress.update,
+            checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes,
         )
     if not quiet:
         print_table("encode", report, ["bytes", "bpp", "psnr_rgb", "psnr_y", "ms_ssim", "frames", "fit_seconds"])
@@ -135,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="inrcodec", standalone_mode=False)
     except InrcodecError as e:
-        _fail(str(e))
+        _fail(str(e), code=getattr(e, "exit_code", EXIT_USAGE))
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:

@@ -1,0 +1,74 @@
+"""Decoding a parsed .slt: regenerate each segment's weights from its seed, fold levels and scales
+into dense weights once, and render frames by index (the network is a function of the frame index,
+so a range touches no other frame)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from .bitstream import Header, Segment
+from .errors import InputError
+from .model.nerv import build_decoder_nerv, frame_positions
+from .video.clip import VideoInfo
+from .video.colour import rgb_to_yuv420
+
+RENDER_BATCH = 8
+
+
+def parse_frame_range(spec: str | None, total: int) -> range:
+    """'a:b' (b exclusive, either side optional) or a single index -> the frames to render."""
+    if spec is None or spec == "":
+        return range(total)
+    try:
+        if ":" in spec:
+            a, b = spec.split(":", 1)
+            start = int(a) if a.strip() else 0
+            stop = int(b) if b.strip() else total
+        else:
+            start = int(spec)
+            stop = start + 1
+    except ValueError:
+        raise InputError(f"--frames must look like a:b, got {spec!r}") from None
+    if start < 0 or stop > total or start >= stop:
+        raise InputError(f"--frames {spec} is outside the clip's {total} frames (0:{total})")
+    return range(start, stop)
+
+
+class Decoder:
+    """Renders frames of a parsed .slt. Each segment's network is built (weights regenerated and
+    folded) only when one of its frames is first needed, so a range touches no other segment."""
+
+    def __init__(self, header: Header, segments: list[Segment], device: torch.device) -> None:
+        self.header, self.segments, self.device = header, segments, device
+        self.info = VideoInfo(
+            width=header.width, height=header.height, fps=header.fps,
+            matrix=header.matrix, full_range=header.full_range,
+        )
+        self._nets: dict[int, torch.nn.Module] = {}
+
+    def _net(self, si: int) -> torch.nn.Module:
+        if si not in self._nets:
+            seg = self.segments[si]
+            self._nets = {si: build_decoder_nerv(
+                self.header.network, self.header.width, self.header.height, seg.seed,
+                [layer.levels for layer in seg.layers], [layer.scales for layer in seg.layers], self.device,
+            ).eval()}
+        return self._nets[si]
+
+    @torch.inference_mode()
+    def render_rgb(self, frames: range, batch: int = RENDER_BATCH) -> Iterator[torch.Tensor]:
+        """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
+        for si, seg in enumerate(self.segments):
+            lo = max(frames.start, seg.first_frame)
+            hi = min(frames.stop, seg.first_frame + seg.frame_count)
+            for start in range(lo, hi, batch):
+                idx = torch.arange(start, min(hi, start + batch), device=self.device) - seg.first_frame
+                yield self._net(si)(frame_positions(idx, seg.frame_count))
+
+    def render(self, frames: range, batch: int = RENDER_BATCH) -> Iterator[np.ndarray]:
+        """uint8 I420 batches (B, H*W*3/2), exactly what every output format receives."""
+        for rgb in self.render_rgb(frames, batch):
+            yield rgb_to_yuv420(rgb, self.info).cpu().numpy()

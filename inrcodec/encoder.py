@@ -1,0 +1,193 @@
+"""Encoding an in-memory clip: options, methods, segments, checkpoints -> .slt bytes.
+
+Methods that share the supermask payload (scales + levels per layer):
+- `slt`: K nested masks, a learned scale per layer and level (the paper);
+- `slt-fixed`: the same masks with one fixed scale for every level (multicoated supermasks,
+  Okoshi et al. 2022): w = sign * sigma * (number of masks kept);
+- `supermask`: a single mask (edge-popup style) with a learned scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from .bitstream import Header, LayerPayload, Segment, write_slt
+from .errors import InputError
+from .fit.checkpoint import Checkpointer, Interrupted, ctrl_c_requests_stop, fingerprint
+from .fit.trainer import EpochReport, Fitter, FitOptions
+from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
+from .model.nerv import build_supermask_nerv
+from .model.rng import GENERATOR
+from .video.clip import Clip
+
+METHODS = ("slt", "slt-fixed", "supermask")
+
+
+def default_sparsity(levels: int) -> tuple[float, ...]:
+    """K increasing sparsities from 0.5: 1 - 0.5 * 0.16^((k-1)/(K-1)); K=3 gives 0.5, 0.8, 0.92."""
+    if levels < 1 or levels > 8:
+        raise InputError(f"--levels must be between 1 and 8, got {levels}")
+    if levels == 1:
+        return (0.5,)
+    return tuple(round(1.0 - 0.5 * 0.16 ** ((k - 1) / (levels - 1)), 4) for k in range(1, levels + 1))
+
+
+def check_sparsity(sparsity: tuple[float, ...]) -> tuple[float, ...]:
+    if not 1 <= len(sparsity) <= 8:
+        raise InputError(f"--sparsity needs 1 to 8 values, got {len(sparsity)}")
+    if any(not 0.0 < s < 1.0 for s in sparsity) or any(b <= a for a, b in zip(sparsity, sparsity[1:])):
+        raise InputError("--sparsity values must be strictly increasing and between 0 and 1")
+    return tuple(float(np.float32(s)) for s in sparsity)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda requested but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {name!r} (auto, cpu or cuda)")
+    return torch.device(name)
+
+
+@dataclass
+class EncodeOptions:
+    method: str = "slt"
+    preset: str = DEFAULT_PRESET
+    levels: int | None = None
+    sparsity: tuple[float, ...] | None = None
+    seed: int = 0
+    device: str = "auto"
+    segment_frames: int | None = None  # frames per independently coded segment; None = one segment
+    stem_hidden: int | None = None
+    c0: int | None = None
+    c_min: int | None = None
+    fixed_gain: float = 1.0  # slt-fixed: sigma as a multiple of the Kaiming-preserving scale
+    fit: FitOptions = field(default_factory=FitOptions)
+
+    def resolved_sparsity(self) -> tuple[float, ...]:
+        if self.sparsity is not None:
+            sp = check_sparsity(tuple(self.sparsity))
+            if self.levels is not None and self.levels != len(sp):
+                raise InputError(f"--levels {self.levels} does not match the {len(sp)} --sparsity values")
+        else:
+            default_levels = 1 if self.method == "supermask" else 3
+            sp = check_sparsity(default_sparsity(default_levels if self.levels is None else self.levels))
+        if self.method == "supermask" and len(sp) != 1:
+            raise InputError("--method supermask uses a single mask level (one --sparsity value)")
+        return sp
+
+    def validate(self) -> None:
+        """Refuse bad options up front, before any input is read or any fitting starts."""
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
+        self.resolved_sparsity()
+        if self.fit.epochs < 1:
+            raise InputError("--epochs must be at least 1")
+        if self.fit.batch_size < 1:
+            raise InputError("--batch-size must be at least 1")
+        if self.segment_frames is not None and self.segment_frames < 1:
+            raise InputError("--segment-frames must be at least 1")
+        if not self.fixed_gain > 0:
+            raise InputError("--fixed-gain must be positive")
+        self.network(16, 16)
+        resolve_device(self.device)
+
+    def network(self, width: int, height: int) -> NetworkConfig:
+        return plan_network(width, height, self.preset, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)
+
+    def settings(self) -> dict:
+        """Everything that shapes the fitted result (what a resume must match)."""
+        return {"method": self.method, "preset": self.preset, "sparsity": self.resolved_sparsity(), "seed": self.seed,
+                "segment_frames": self.segment_frames, "widths": (self.stem_hidden, self.c0, self.c_min),
+                "fixed_gain": self.fixed_gain, "fit": self.fit}
+
+
+def segment_ranges(frames: int, segment_frames: int | None) -> list[tuple[int, int]]:
+    """(first, count) of each segment."""
+    size = frames if not segment_frames else int(segment_frames)
+    return [(s, min(size, frames - s)) for s in range(0, frames, size)]
+
+
+def build_network(options: EncodeOptions, config: NetworkConfig, width: int, height: int, seed: int,
+                  device: torch.device):
+    """The method's network to fit, freshly initialised from the seed."""
+    sparsity = options.resolved_sparsity()
+    net = build_supermask_nerv(config, width, height, seed, sparsity, device,
+                               learn_scales=options.method != "slt-fixed")
+    if options.method == "slt-fixed":
+        # alpha0 is the Kaiming-preserving scale; Okoshi et al.'s sigma = gain / sqrt(fan_in (1 - p_1))
+        # is fixed_gain = sqrt(sum_j P(level j) j^2 / (1 - p_1)) (sqrt(3) for 0.5/0.8/0.92).
+        for m in net.weights:
+            m.alpha0.mul_(options.fixed_gain)
+    return net
+
+
+@dataclass
+class CheckpointOptions:
+    path: str
+    resume: bool = False
+    minutes: float = 5.0
+
+
+def encode_clip(
+    clip: Clip,
+    options: EncodeOptions,
+    on_epoch: Callable[[int, int, EpochReport], None] | None = None,
+    checkpoint: CheckpointOptions | None = None,
+) -> bytes:
+    """Fit every segment of an in-memory clip and return the .slt bytes. With a checkpoint, the
+    state is saved every few minutes and on Ctrl-C (then Interrupted is raised), and --resume
+    continues a saved encode bit-exactly."""
+    info = clip.info
+    options.validate()
+    sparsity = options.resolved_sparsity()
+    device = resolve_device(options.device)
+    config = options.network(info.width, info.height)
+    header = Header(
+        width=info.width, height=info.height, frames=len(clip), fps=Fraction(info.fps),
+        pix_fmt="yuv420p", matrix=info.matrix, full_range=info.full_range, method=options.method,
+        generator=GENERATOR, sparsity=sparsity, network=config,
+    )
+    saver = None
+    state = None
+    if checkpoint is not None:
+        settings = {**options.settings(), "size": (info.width, info.height, len(clip))}
+        saver = Checkpointer(checkpoint.path, fingerprint(clip.frames, settings), checkpoint.minutes)
+        if checkpoint.resume:
+            state = saver.load()
+    done: list[dict] = state["done"] if state else []
+    ranges = segment_ranges(len(clip), options.segment_frames)
+    with ctrl_c_requests_stop() as stop_flag:
+        for si in range(len(done), len(ranges)):
+            first, count = ranges[si]
+            seed = (int(options.seed) + si) % (1 << 64)
+            net = build_network(options, config, info.width, info.height, seed, device)
+            fitter = Fitter(net, clip.frames[first : first + count], info, options.fit, device)
+            if state is not None and int(state["segment"]) == si:
+                fitter.load_state_dict(state["fitter"])
+
+            def after_epoch(report: EpochReport, si=si, fitter=fitter) -> None:
+                if on_epoch:
+                    on_epoch(si, len(ranges), report)
+                if saver is not None and saver.due():
+                    saver.save(si, done, fitter.state_dict())
+
+            if not fitter.run(on_epoch=after_epoch, should_stop=stop_flag.is_set):
+                if saver is None:
+                    raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)")
+                saver.save(si, done, fitter.state_dict())
+                raise Interrupted(f"interrupted; progress saved to {saver.path}: run the same command with --resume to continue")
+            result = fitter.result()
+            done.append({"levels": [torch.from_numpy(lv) for lv in result.levels],
+                         "scales": [torch.from_numpy(sc) for sc in result.scales]})
+    segments = []
+    for si, ((first, count), seg) in enumerate(zip(ranges, done)):
+        layers = [LayerPayload(scales=sc.numpy().astype(np.float32), levels=lv.numpy()) for sc, lv in zip(seg["scales"], seg["levels"])]
+        segments.append(Segment(first_frame=first, frame_count=count, seed=(int(options.seed) + si) % (1 << 64), layers=layers))
+    return write_slt(header, segments)
