@@ -1,0 +1,84 @@
+"""Decode speed: frames per second for rendering only and end to end to a .y4m file, at 176x144
+and 640x480, plus weight regeneration speed. The .slt files come from a 1-epoch encode of a
+synthetic clip (speed does not depend on how well the masks fit). Prints its figures last.
+
+    python benchmarks/decode_speed.py [--preset small] [--frames 60] [--threads 2] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+import inrcodec
+from inrcodec.decoder import Decoder
+from inrcodec.encoder import EncodeOptions, encode_clip, resolve_device
+from inrcodec.bitstream import read_slt
+from inrcodec.fit.trainer import FitOptions
+from inrcodec.model.rng import random_signs
+from inrcodec.video.clip import Clip, VideoInfo
+
+
+def synthetic(width: int, height: int, frames: int) -> Clip:
+    rng = np.random.default_rng(0)
+    data = rng.integers(16, 236, size=(frames, width * height * 3 // 2), dtype=np.uint8)
+    return Clip(VideoInfo(width=width, height=height, fps=Fraction(25)), data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    lines = []
+
+    torch.set_num_threads(1)
+    n = 20_000_000
+    t0 = time.perf_counter()
+    random_signs(1, 0, (n,))
+    lines.append(f"weight regeneration (1 thread): {n / (time.perf_counter() - t0) / 1e6:.0f} M weights/s")
+    torch.set_num_threads(args.threads)
+
+    for width, height in ((176, 144), (640, 480)):
+        clip = synthetic(width, height, args.frames)
+        data = encode_clip(clip, EncodeOptions(preset=args.preset, device=str(device), fit=FitOptions(epochs=1)))
+        header, segments, _ = read_slt(data)
+        t0 = time.perf_counter()
+        dec = Decoder(header, segments, device)
+        for _ in dec.render_rgb(range(1)):
+            pass
+        setup = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        count = 0
+        for rgb in dec.render_rgb(range(args.frames)):
+            count += rgb.shape[0]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        render_fps = count / (time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            slt, y4m = os.path.join(tmp, "a.slt"), os.path.join(tmp, "a.y4m")
+            with open(slt, "wb") as f:
+                f.write(data)
+            t0 = time.perf_counter()
+            inrcodec.decode(slt, y4m, device=str(device))
+            e2e_fps = args.frames / (time.perf_counter() - t0)
+        lines.append(
+            f"{width}x{height} preset {args.preset} ({header.network.num_weights()} weights), {device}, "
+            f"{args.threads} threads: render {render_fps:.1f} fps, end to end to .y4m {e2e_fps:.1f} fps "
+            f"(including {setup * 1e3:.0f} ms set-up: reading, weight regeneration, folding)"
+        )
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
