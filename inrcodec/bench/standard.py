@@ -14,13 +14,14 @@ Everything is measured from what a decoder actually gets:
   if the input had to be padded, so they compare directly with ``clip.frames``.
 
 Matching a bits-per-pixel target uses a CRF search (constant-quality mode, the usual way standard
-codecs are compared): bisection over integer CRF, then for x264/x265 (which take fractional CRF) two
-more halvings down to 0.25 steps; of every CRF tried, the one whose bpp is closest to the target
+codecs are compared): bisection over integer CRF, then two more halvings down to 0.25 CRF steps (all
+three encoders take fractional CRF; SVT-AV1 through ``svtav1-params``); of every CRF tried, the one whose bpp is closest to the target
 (absolute difference) wins. The achieved bpp is reported as is; a target outside what the CRF range
 can reach returns the nearest end of the range.
 
-Sizes: x264 accepts any even size; x265 needs at least 16x16 and SVT-AV1 at least 4x4. Smaller
-inputs are padded by edge replication to the minimum, encoded, and cropped after decoding; the
+Sizes: x264 accepts any even size; SVT-AV1 needs at least 4x4; x265 needs at least 16x16 and, because
+of a heap-corruption crash in the x265 that PyAV 18 bundles at widths around 33..50, is given at least
+64 pixels of width. Smaller inputs are padded by edge replication to the minimum, encoded, and cropped after decoding; the
 padding's bits are counted, bpp is still over the original W*H*T.
 
 Colour: the clip's matrix (BT.601 -> SMPTE 170M tags, BT.709 -> BT.709 tags) and range (limited /
@@ -71,8 +72,12 @@ class _Spec:
 
 CODECS: dict[str, _Spec] = {
     "x264": _Spec("libx264", "h264", 0, 51, 23, True, (2, 2), "h264"),
-    "x265": _Spec("libx265", "hevc", 0, 51, 28, True, (16, 16), "hevc"),
-    "svtav1": _Spec("libsvtav1", "libdav1d", 1, 63, 35, False, (4, 4), None),
+    # x265 itself needs >= 16x16, but the x265 bundled with PyAV 18 corrupts the heap (abort or hang)
+    # for widths of about 33..50 (seen at 34, 36, 38, 40, 44, 48; 16-32 and 52-1280 were fine), so
+    # anything narrower than 64 is padded to 64.
+    "x265": _Spec("libx265", "hevc", 0, 51, 28, True, (64, 16), "hevc"),
+    # SVT-AV1 takes fractional CRF through svtav1-params (FFmpeg's own crf option is an integer).
+    "svtav1": _Spec("libsvtav1", "libdav1d", 1, 63, 35, True, (4, 4), None),
 }
 
 
@@ -205,6 +210,10 @@ def _crf_text(c: float) -> str:
 
 def _options(spec: _Spec, crf: float, preset: str) -> dict[str, str]:
     opts = {"crf": _crf_text(crf), "preset": preset}
+    if spec.encoder == "libsvtav1" and not float(crf).is_integer():
+        # FFmpeg's libsvtav1 "crf" option is an integer; SVT-AV1 itself takes fractional CRF.
+        del opts["crf"]
+        opts["svtav1-params"] = f"crf={crf:g}"
     if spec.encoder == "libx265":
         # info=0: no encoder-info SEI (it would be stripped anyway); log-level: keep stderr quiet.
         opts["x265-params"] = "log-level=error:info=0"
