@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 
-import numpy as np
-import torch
 
 from .atomic import atomic_output
 from .bitstream import Header, Segment, read_slt
@@ -23,10 +21,8 @@ from .decoder import Decoder, parse_frame_range
 from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_device
 from .errors import InputError
 from .fit.trainer import EpochReport
-from .metrics.quality import ms_ssim, mse_to_psnr
+from .metrics.video import compare
 from .model.config import NetworkConfig
-from .video.clip import Clip
-from .video.colour import yuv420_to_rgb
 from .video.io import guess_format, open_writer, read_video
 
 
@@ -60,32 +56,6 @@ def check_overwrite(path: str, overwrite: bool) -> None:
 
 def bpp(num_bytes: int, width: int, height: int, frames: int) -> float:
     return 8.0 * num_bytes / (width * height * frames)
-
-
-def measure(decoder: Decoder, clip: Clip) -> dict[str, float]:
-    """PSNR (RGB, Y) and MS-SSIM of the decoded uint8 frames against the source, batch by batch."""
-    info = clip.info
-    ysize = info.width * info.height
-    se_rgb = se_y = 0.0
-    ssim_sum = 0.0
-    ssim_ok = min(info.width, info.height) >= 11
-    index = 0
-    for out in decoder.render(range(len(clip))):
-        src = clip.frames[index : index + out.shape[0]]
-        dy = src[:, :ysize].astype(np.float64) - out[:, :ysize].astype(np.float64)
-        se_y += float((dy * dy).sum())
-        a = yuv420_to_rgb(torch.from_numpy(src), info)
-        b = yuv420_to_rgb(torch.from_numpy(out), info)
-        se_rgb += float(((a.double() - b.double()) ** 2).sum())
-        if ssim_ok:
-            ssim_sum += float(ms_ssim(a, b).sum())
-        index += out.shape[0]
-    n = len(clip)
-    return {
-        "psnr_rgb": mse_to_psnr(se_rgb / (n * 3 * ysize)),
-        "psnr_y": mse_to_psnr(se_y / (n * ysize), 255.0),
-        "ms_ssim": ssim_sum / n if ssim_ok else None,
-    }
 
 
 def encode(
@@ -146,7 +116,7 @@ def encode(
         "weights": header.network.num_weights() * len(segments),
         "device": str(device),
     }
-    report.update(measure(Decoder(header, segments, device), clip))
+    report.update(compare(clip, Decoder(header, segments, device).render(range(len(clip)))))
     return report
 
 

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-import inrcodec
 from inrcodec.encoder import CheckpointOptions, EncodeOptions, encode_clip
 from inrcodec.errors import InputError
 from inrcodec.fit.checkpoint import Interrupted

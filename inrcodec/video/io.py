@@ -3,7 +3,6 @@ mp4/mkv/yuv/y4m files or stdout. File outputs are atomic (temp file + rename on 
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from fractions import Fraction
