@@ -1,6 +1,6 @@
 """Decoding a parsed .slt: regenerate each segment's weights from its seed, fold levels and scales
-into dense weights once, and render frames by index (the network is a function of the frame index,
-so a range touches no other frame)."""
+into dense weights once (the dense and sparse baselines: dequantise the stored weights), and render
+frames by index (the network is a function of the frame index, so a range touches no other frame)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from .bitstream import Header, Segment
+from .bitstream.format import QUANT_METHODS
+from .entropy.values import dequantize
 from .errors import InputError
-from .model.nerv import build_decoder_nerv, frame_positions
+from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions
 from .video.clip import VideoInfo
 from .video.colour import rgb_to_yuv420
 
@@ -52,6 +54,12 @@ class Decoder:
     def _net(self, si: int) -> torch.nn.Module:
         if si not in self._nets:
             seg = self.segments[si]
+            if self.header.method in QUANT_METHODS:
+                weights = [dequantize(layer.values, layer.step) for layer in seg.layers]
+                self._nets = {si: build_weight_nerv(
+                    self.header.network, self.header.width, self.header.height, weights, self.device,
+                ).eval()}
+                return self._nets[si]
             self._nets = {si: build_decoder_nerv(
                 self.header.network, self.header.width, self.header.height, seg.seed,
                 [layer.levels for layer in seg.layers], [layer.scales for layer in seg.layers], self.device,

@@ -5,27 +5,36 @@ Methods that share the supermask payload (scales + levels per layer):
 - `slt-fixed`: the same masks with one fixed scale for every level (multicoated supermasks,
   Okoshi et al. 2022): w = sign * sigma * (number of masks kept);
 - `supermask`: a single mask (edge-popup style) with a learned scale.
+
+The NeRV baselines, same architecture with trained weights (quantised payload per layer):
+- `dense`: Adam on the weights, then per-layer uniform quantisation to `quant_bits` bits and
+  entropy coding of the quantised integers;
+- `sparse`: the same, with global magnitude pruning of the `prune` fraction of the weights after
+  the first (1 - `finetune`) of the epochs and fine-tuning under the fixed mask for the rest; the
+  zero pattern and the non-zero values are coded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
 import torch
 
 from .bitstream import Header, LayerPayload, Segment, write_slt
+from .bitstream.format import QUANT_METHODS, QuantLayer
+from .entropy.values import MAX_BITS, MIN_BITS, quantize
 from .errors import InputError
 from .fit.checkpoint import Checkpointer, Interrupted, ctrl_c_requests_stop, fingerprint
 from .fit.trainer import EpochReport, Fitter, FitOptions
 from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
-from .model.nerv import build_supermask_nerv
+from .model.nerv import build_dense_nerv, build_supermask_nerv
 from .model.rng import GENERATOR
 from .video.clip import Clip
 
-METHODS = ("slt", "slt-fixed", "supermask")
+METHODS = ("slt", "slt-fixed", "supermask", "dense", "sparse")
 
 
 def default_sparsity(levels: int) -> tuple[float, ...]:
@@ -68,7 +77,28 @@ class EncodeOptions:
     c0: int | None = None
     c_min: int | None = None
     fixed_gain: float = 1.0  # slt-fixed: sigma as a multiple of the Kaiming-preserving scale
+    quant_bits: int = 8  # dense, sparse: bits of the per-layer uniform quantisation
+    prune: float = 0.4  # sparse: fraction of the weights pruned (global magnitude pruning), as in NeRV
+    finetune: float = 0.2  # sparse: fraction of the epochs spent fine-tuning after pruning
     fit: FitOptions = field(default_factory=FitOptions)
+
+    def header_sparsity(self) -> tuple[float, ...]:
+        """What the header stores: the K sparsities (supermask methods), none (dense) or the
+        pruned fraction (sparse)."""
+        if self.method == "dense":
+            return ()
+        if self.method == "sparse":
+            return (float(np.float32(self.prune)),)
+        return self.resolved_sparsity()
+
+    def epoch_split(self) -> tuple[int, int]:
+        """(training epochs, fine-tuning epochs): sparse fine-tunes round(epochs * finetune) of
+        them (at least one epoch is left for training); the other methods only train."""
+        epochs = self.fit.epochs
+        if self.method != "sparse":
+            return epochs, 0
+        tune = min(epochs - 1, int(round(epochs * self.finetune)))
+        return epochs - tune, tune
 
     def resolved_sparsity(self) -> tuple[float, ...]:
         if self.sparsity is not None:
@@ -86,7 +116,17 @@ class EncodeOptions:
         """Refuse bad options up front, before any input is read or any fitting starts."""
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
-        self.resolved_sparsity()
+        if self.method in QUANT_METHODS:  # --levels and --sparsity do not apply
+            if not (isinstance(self.quant_bits, (int, np.integer)) and MIN_BITS <= self.quant_bits <= MAX_BITS):
+                raise InputError(f"--quant-bits must be between {MIN_BITS} and {MAX_BITS}, got {self.quant_bits}")
+            if not 0.0 < self.prune < 1.0:
+                raise InputError(f"--prune must be between 0 and 1 (exclusive), got {self.prune}")
+            if not 0.0 <= self.finetune < 1.0:
+                raise InputError(f"--finetune must be at least 0 and below 1, got {self.finetune}")
+            if not self.fit.lr_weights > 0:
+                raise InputError("--lr must be positive")
+        else:
+            self.resolved_sparsity()
         if self.fit.epochs < 1:
             raise InputError("--epochs must be at least 1")
         if self.fit.batch_size < 1:
@@ -103,6 +143,11 @@ class EncodeOptions:
 
     def settings(self) -> dict:
         """Everything that shapes the fitted result (what a resume must match)."""
+        if self.method in QUANT_METHODS:
+            return {"method": self.method, "preset": self.preset, "seed": self.seed,
+                    "segment_frames": self.segment_frames, "widths": (self.stem_hidden, self.c0, self.c_min),
+                    "quant_bits": self.quant_bits, "prune": self.prune if self.method == "sparse" else None,
+                    "finetune": self.finetune if self.method == "sparse" else None, "fit": self.fit}
         return {"method": self.method, "preset": self.preset, "sparsity": self.resolved_sparsity(), "seed": self.seed,
                 "segment_frames": self.segment_frames, "widths": (self.stem_hidden, self.c0, self.c_min),
                 "fixed_gain": self.fixed_gain, "fit": self.fit}
@@ -117,6 +162,8 @@ def segment_ranges(frames: int, segment_frames: int | None) -> list[tuple[int, i
 def build_network(options: EncodeOptions, config: NetworkConfig, width: int, height: int, seed: int,
                   device: torch.device):
     """The method's network to fit, freshly initialised from the seed."""
+    if options.method in QUANT_METHODS:
+        return build_dense_nerv(config, width, height, seed, device)
     sparsity = options.resolved_sparsity()
     net = build_supermask_nerv(config, width, height, seed, sparsity, device,
                                learn_scales=options.method != "slt-fixed")
@@ -126,6 +173,20 @@ def build_network(options: EncodeOptions, config: NetworkConfig, width: int, hei
         for m in net.weights:
             m.alpha0.mul_(options.fixed_gain)
     return net
+
+
+def global_prune_masks(weights: list[np.ndarray], fraction: float) -> list[np.ndarray]:
+    """NeRV's global magnitude pruning: keep-masks (bool, per layer) that drop the floor(fraction * N)
+    weights of smallest magnitude over the whole network (ties broken by position)."""
+    mags = np.concatenate([np.abs(np.asarray(w, dtype=np.float32)).reshape(-1) for w in weights])
+    k = int(np.floor(fraction * mags.size))
+    keep = np.ones(mags.size, dtype=bool)
+    keep[np.argsort(mags, kind="stable")[:k]] = False
+    masks, pos = [], 0
+    for w in weights:
+        masks.append(keep[pos : pos + w.size].reshape(w.shape))
+        pos += w.size
+    return masks
 
 
 @dataclass
@@ -146,7 +207,7 @@ def encode_clip(
     continues a saved encode bit-exactly."""
     info = clip.info
     options.validate()
-    sparsity = options.resolved_sparsity()
+    sparsity = options.header_sparsity()
     device = resolve_device(options.device)
     config = options.network(info.width, info.height)
     header = Header(
@@ -167,6 +228,11 @@ def encode_clip(
         for si in range(len(done), len(ranges)):
             first, count = ranges[si]
             seed = (int(options.seed) + si) % (1 << 64)
+            if options.method in QUANT_METHODS:
+                resume = state["fitter"] if state is not None and int(state["segment"]) == si else None
+                done.append(_fit_quantised(clip, options, config, (si, len(ranges)), seed, device, done, resume,
+                                           saver, on_epoch, stop_flag.is_set))
+                continue
             net = build_network(options, config, info.width, info.height, seed, device)
             fitter = Fitter(net, clip.frames[first : first + count], info, options.fit, device)
             if state is not None and int(state["segment"]) == si:
@@ -188,6 +254,78 @@ def encode_clip(
                          "scales": [torch.from_numpy(sc) for sc in result.scales]})
     segments = []
     for si, ((first, count), seg) in enumerate(zip(ranges, done)):
+        if options.method in QUANT_METHODS:
+            layers = [QuantLayer(step=float(st), values=v.numpy(), bits=options.quant_bits)
+                      for st, v in zip(seg["steps"].tolist(), seg["values"])]
+            segments.append(Segment(first_frame=first, frame_count=count, seed=(int(options.seed) + si) % (1 << 64), layers=layers))
+            continue
         layers = [LayerPayload(scales=sc.numpy().astype(np.float32), levels=lv.numpy()) for sc, lv in zip(seg["scales"], seg["levels"])]
         segments.append(Segment(first_frame=first, frame_count=count, seed=(int(options.seed) + si) % (1 << 64), layers=layers))
     return write_slt(header, segments)
+
+
+def _fit_quantised(
+    clip: Clip,
+    options: EncodeOptions,
+    config: NetworkConfig,
+    where: tuple[int, int],
+    seed: int,
+    device: torch.device,
+    done: list[dict],
+    resume: dict | None,
+    saver: Checkpointer | None,
+    on_epoch: Callable[[int, int, EpochReport], None] | None,
+    should_stop: Callable[[], bool],
+) -> dict:
+    """One segment of the dense or sparse baseline: train (stage 1); for sparse, prune globally and
+    fine-tune under the fixed mask (stage 2); quantise. Returns the finished segment's entry of
+    `done` ({"steps": float32 (L,), "values": int16 per layer}). A checkpointed state carries its
+    "stage" and, in stage 2, the masks (the Fitter's state)."""
+    si, n_segments = where
+    first, count = segment_ranges(len(clip), options.segment_frames)[si]
+    frames = clip.frames[first : first + count]
+    train, tune = options.epoch_split()
+    net = build_network(options, config, clip.info.width, clip.info.height, seed, device)
+
+    def run(fitter: Fitter, stage: int, offset: int) -> None:
+        def after_epoch(report: EpochReport) -> None:
+            if on_epoch:
+                on_epoch(si, n_segments, EpochReport(offset + report.epoch, train + tune, report.loss, report.psnr,
+                                                     report.best_psnr))
+            if saver is not None and saver.due():
+                saver.save(si, done, {**fitter.state_dict(), "stage": stage})
+
+        if not fitter.run(on_epoch=after_epoch, should_stop=should_stop):
+            if saver is None:
+                raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)")
+            saver.save(si, done, {**fitter.state_dict(), "stage": stage})
+            raise Interrupted(f"interrupted; progress saved to {saver.path}: run the same command with --resume to continue")
+
+    masks = None
+    if resume is not None and int(resume.get("stage", 1)) == 2:
+        masks = [t.numpy().astype(bool) for t in resume["masks"]]
+    else:
+        fitter = Fitter(net, frames, clip.info, replace(options.fit, epochs=train), device)
+        if resume is not None:
+            fitter.load_state_dict(resume)
+            resume = None
+        run(fitter, 1, 0)
+        weights = fitter.result().weights
+        if options.method == "sparse":
+            masks = global_prune_masks(weights, options.prune)
+    if masks is not None:
+        if tune > 0:
+            fitter = Fitter(net, frames, clip.info, replace(options.fit, epochs=tune), device,
+                            masks=[torch.from_numpy(m) for m in masks])
+            if resume is not None:
+                fitter.load_state_dict(resume)
+            run(fitter, 2, train)
+            weights = fitter.result().weights
+        else:
+            weights = [w * m for w, m in zip(weights, masks)]
+    steps, values = [], []
+    for w in weights:
+        step, q = quantize(w, options.quant_bits)
+        steps.append(step)
+        values.append(torch.from_numpy(q.reshape(-1)))
+    return {"steps": torch.tensor(steps, dtype=torch.float32), "values": values}

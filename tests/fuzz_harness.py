@@ -48,7 +48,7 @@ MEM_LIMIT_BYTES = 256 << 20  # tracemalloc peak per case (Python and numpy alloc
 RSS_GROWTH_LIMIT_BYTES = 512 << 20  # growth of the process's peak RSS over the whole run (torch too)
 MAX_RENDER_FRAMES = 64  # a file that parses with more frames renders its first and last 32 only
 
-_MAX = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFFFFFF, "Q": 0xFFFFFFFFFFFFFFFF}
+_MAX = {"B": 0xFF, "h": 0x7FFF, "H": 0xFFFF, "I": 0xFFFFFFFF, "Q": 0xFFFFFFFFFFFFFFFF}
 _FLOAT_VALUES = (0.0, 1.0, float(np.finfo(np.float32).max), float("inf"), float("nan"))
 
 
@@ -56,10 +56,13 @@ _FLOAT_VALUES = (0.0, 1.0, float(np.finfo(np.float32).max), float("inf"), float(
 # The valid sample files and their layout
 
 
-def make_sample(segment_frames: int | None = None) -> bytes:
-    """A valid small file: the 'tiny' preset fitted for one epoch on a 3-frame 32x24 clip."""
+def make_sample(segment_frames: int | None = None, method: str = "slt") -> bytes:
+    """A valid small file: the 'tiny' preset fitted for one epoch on a 3-frame 32x24 clip. The dense
+    and sparse baselines are quantised to 4 bits (at most 15 histogram bins per layer, which keeps
+    the number of enumerated fields small)."""
     clip = synthetic_clip(frames=3)
-    opts = EncodeOptions(preset="tiny", device="cpu", segment_frames=segment_frames, fit=FitOptions(epochs=1))
+    opts = EncodeOptions(preset="tiny", device="cpu", segment_frames=segment_frames, method=method, quant_bits=4,
+                         fit=FitOptions(epochs=1))
     return encode_clip(clip, opts)
 
 
@@ -97,7 +100,9 @@ def parse_layout(data: bytes) -> Layout:
         return struct.unpack_from("<" + fmt, data, f.offset)[0]
 
     take("magic", "I")
-    for name in ("version", "method", "generator", "pix_fmt", "matrix", "flags"):
+    take("version", "B")
+    method = take("method", "B")
+    for name in ("generator", "pix_fmt", "matrix", "flags"):
         take(name, "B")
     take("width", "H")
     take("height", "H")
@@ -135,6 +140,27 @@ def parse_layout(data: bytes) -> Layout:
         boundaries.add(pos)
         for layer in range(n_layers):
             boundaries.add(pos)
+            if method in (3, 4):  # dense, sparse: the quantised payload
+                pre = f"seg{s}.layer{layer}"
+                take(f"{pre}.bits", "B")
+                take(f"{pre}.step", "f")
+                if method == 4:
+                    take(f"{pre}.zeros", "I")
+                    take(f"{pre}.nonzeros", "I")
+                    n_mask = take(f"{pre}.mask_words", "I")
+                    boundaries.add(pos)
+                    pos += 4 * n_mask
+                    boundaries.add(pos)
+                take(f"{pre}.lo", "h")
+                n_bins = take(f"{pre}.n_bins", "H")
+                if n_bins >= 2:
+                    groups.append((pos, n_bins))
+                for i in range(n_bins):
+                    take(f"{pre}.count[{i}]", "I")
+                n_words = take(f"{pre}.n_words", "I")
+                boundaries.add(pos)
+                pos += 4 * n_words
+                continue
             for i in range(k):
                 take(f"seg{s}.layer{layer}.scale[{i}]", "f")
             groups.append((pos, k + 1))
@@ -188,7 +214,9 @@ def _set(data: bytes, f: Field, value) -> bytes:
 
 
 def _field_values(f: Field) -> tuple:
-    return _FLOAT_VALUES if f.fmt == "f" else (0, 1, _MAX[f.fmt])
+    if f.fmt == "f":
+        return _FLOAT_VALUES
+    return (0, 1, _MAX[f.fmt], -0x8000) if f.fmt == "h" else (0, 1, _MAX[f.fmt])
 
 
 class Sample:
@@ -515,5 +543,7 @@ def run_fuzz(
 
 
 def default_samples() -> list[Sample]:
-    """The one-segment and the two-segment sample (the latter covers the segment table)."""
-    return [Sample("1seg", make_sample()), Sample("2seg", make_sample(segment_frames=2))]
+    """The one-segment and the two-segment sample (the latter covers the segment table), then one
+    sample of each NeRV baseline (their quantised payloads)."""
+    return [Sample("1seg", make_sample()), Sample("2seg", make_sample(segment_frames=2)),
+            Sample("dense", make_sample(method="dense")), Sample("sparse", make_sample(method="sparse"))]

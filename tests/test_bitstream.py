@@ -185,8 +185,10 @@ def test_write_is_deterministic():
 def test_writer_rejects_bad_input():
     h = base_header(frames=5)
     segs = make_segments(h, [(0, 5)])
-    with pytest.raises(BitstreamError, match="not supported"):
+    with pytest.raises(BitstreamError, match="K must be 0"):
         write_slt(replace(h, method="dense"), segs)
+    with pytest.raises(ValueError, match="QuantLayer"):
+        write_slt(replace(h, method="dense", sparsity=()), segs)
     with pytest.raises(BitstreamError, match="contiguous"):
         write_slt(h, [replace(segs[0], first_frame=1)])
     with pytest.raises(BitstreamError, match="cover"):
@@ -284,8 +286,8 @@ def test_trailing_bytes():
     "offset,fmt_,value,pattern",
     [
         (5, "B", len(METHODS), "unknown method id"),
-        (5, "B", METHODS.index("dense"), "not supported by this decoder"),
-        (5, "B", METHODS.index("sparse"), "not supported by this decoder"),
+        (5, "B", METHODS.index("dense"), "method 'dense' stores no sparsities"),
+        (5, "B", METHODS.index("sparse"), "method 'sparse' stores one sparsity"),
         (6, "B", len(GENERATORS), "unknown weight generator id"),
         (7, "B", 1, "unknown pixel format id"),
         (8, "B", 2, "unknown colour matrix id"),

@@ -3,9 +3,11 @@ documented in docs/bitstream.md; keep the two in step.
 
 Everything is little-endian and parsed with ``struct``. A file holds a header (frame geometry,
 colour description, method, weight generator, sparsity schedule and the network configuration),
-a segment table, one payload per segment (per masked layer: K scales, the K+1 level counts that
-parameterise the layer's categorical model, and the ANS-coded levels) and a CRC32 of everything
-before it.
+a segment table, one payload per segment and a CRC32 of everything before it. A payload holds, per
+layer, for the supermask methods (slt, slt-fixed, supermask): K scales, the K+1 level counts that
+parameterise the layer's categorical model, and the ANS-coded levels; for the dense baseline: the
+quantisation step and the histogram-modelled, ANS-coded quantised weights; for the sparse baseline
+the same plus the ANS-coded zero / non-zero pattern, with only the non-zero values coded.
 
 Reading validates structure and lengths, then the CRC, then every field against the decoder's
 limits, all before allocating anything whose size comes from the file; every failure is a
@@ -23,6 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..entropy.levels import decode_levels, encode_levels, level_counts
+from ..entropy.values import MAX_BITS, MIN_BITS, decode_values, encode_values, qmax, value_histogram
 from ..errors import BitstreamError
 from ..model.config import NetworkConfig
 
@@ -30,7 +33,9 @@ MAGIC = b"SLTv"
 VERSION = 1
 
 METHODS = ("slt", "slt-fixed", "supermask", "dense", "sparse")  # method id = index
-SUPPORTED_METHODS = ("slt", "slt-fixed", "supermask")  # v1 payload: K scales + levels per layer
+SUPPORTED_METHODS = ("slt", "slt-fixed", "supermask", "dense", "sparse")
+SUPERMASK_METHODS = ("slt", "slt-fixed", "supermask")  # payload: K scales + levels per layer
+QUANT_METHODS = ("dense", "sparse")  # payload: quantised weights per layer (sparse: + zero pattern)
 GENERATORS = ("pcg64-sign-v1",)  # generator id = index
 PIX_FMTS = ("yuv420p",)  # pix_fmt id = index
 MATRICES = ("bt601", "bt709")  # matrix id = index
@@ -58,6 +63,9 @@ _NET = struct.Struct("<HfIHHBB")  # pe_levels .. n_blocks
 _SEG = struct.Struct("<IIQI")  # first_frame, frame_count, seed, payload length
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+_QUANT = struct.Struct("<Bf")  # bits, step
+_MASK = struct.Struct("<III")  # zeros, non-zeros, coded words
+_VALUES = struct.Struct("<hH")  # lo, number of histogram bins
 
 
 @dataclass
@@ -78,11 +86,31 @@ class LayerPayload:
 
 
 @dataclass
+class QuantLayer:
+    """A layer of the dense or sparse baseline: weight = float32(values) * float32(step)."""
+
+    step: float  # quantisation step, finite and > 0 (stored as f32)
+    values: np.ndarray  # integers in [-qmax(bits), qmax(bits)], C-order flattening of the weight shape
+    bits: int = 8  # quantisation bits (2..16)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuantLayer):
+            return NotImplemented
+        return (
+            self.bits == other.bits
+            and to_float32(self.step) == to_float32(other.step)
+            and np.array_equal(np.asarray(self.values).reshape(-1), np.asarray(other.values).reshape(-1))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass
 class Segment:
     first_frame: int
     frame_count: int
-    seed: int  # uint64
-    layers: list[LayerPayload]
+    seed: int  # uint64 (the dense and sparse baselines store their initialisation seed; decoding ignores it)
+    layers: list[LayerPayload] | list[QuantLayer]
 
 
 @dataclass
@@ -96,7 +124,9 @@ class Header:
     full_range: bool = False
     method: str = "slt"
     generator: str = "pcg64-sign-v1"
-    sparsity: tuple[float, ...] = (0.5, 0.8, 0.92)  # K increasing values in (0, 1), stored as f32
+    # K increasing values in (0, 1), stored as f32. dense: none (K = 0); sparse: one, the target
+    # fraction of pruned (zero) weights.
+    sparsity: tuple[float, ...] = (0.5, 0.8, 0.92)
     network: NetworkConfig = field(kw_only=True)
 
     @property
@@ -173,7 +203,13 @@ def validate_header(h: Header) -> None:
     if fps <= 0 or fps.numerator >= 2**32 or fps.denominator >= 2**32:
         _fail(f"frame rate {fps} is not a positive ratio of 32-bit integers")
     k = len(h.sparsity)
-    if not 1 <= k <= MAX_K:
+    if h.method == "dense":
+        if k != 0:
+            _fail(f"method 'dense' stores no sparsities (K must be 0), got K={k}")
+    elif h.method == "sparse":
+        if k != 1:
+            _fail(f"method 'sparse' stores one sparsity (the pruned fraction, K=1), got K={k}")
+    elif not 1 <= k <= MAX_K:
         _fail(f"number of mask levels K={k} outside 1..{MAX_K}")
     sp = [to_float32(s) for s in h.sparsity]
     if not all(0.0 < s < 1.0 for s in sp) or any(b <= a for a, b in zip(sp, sp[1:])):
@@ -227,6 +263,42 @@ def _header_bytes(h: Header) -> bytes:
     return bytes(out)
 
 
+def _quant_layer_bytes(method: str, where: str, shape: tuple[int, ...], layer: QuantLayer) -> bytes:
+    if not isinstance(layer, QuantLayer):
+        raise ValueError(f"{where}: method {method!r} needs QuantLayer payloads, got {type(layer).__name__}")
+    bits = layer.bits
+    if not (isinstance(bits, (int, np.integer)) and MIN_BITS <= bits <= MAX_BITS):
+        raise ValueError(f"{where}: quantisation bits must be in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
+    step = np.float32(layer.step)
+    if not (np.isfinite(step) and step > 0):
+        raise ValueError(f"{where}: quantisation step must be finite and positive, got {layer.step!r}")
+    values = np.asarray(layer.values)
+    n = math.prod(shape)
+    if values.shape not in ((n,), tuple(shape)) or not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(
+            f"{where}: values must be integers of shape ({n},) or {tuple(shape)}, got {values.dtype} {values.shape}"
+        )
+    values = values.reshape(-1)
+    top = qmax(int(bits))
+    if values.size and (int(values.min()) < -top or int(values.max()) > top):
+        raise ValueError(f"{where}: values must lie in -{top}..{top} for {bits} bits")
+    out = bytearray(_QUANT.pack(int(bits), step))
+    if method == "sparse":
+        nonzero = values != 0
+        mask_counts = level_counts(nonzero.view(np.uint8), 2)
+        words = encode_levels(nonzero.view(np.uint8), mask_counts)
+        out += _MASK.pack(int(mask_counts[0]), int(mask_counts[1]), len(words))
+        out += words.astype("<u4").tobytes()
+        values = values[nonzero]
+    lo, counts = value_histogram(values)
+    words = encode_values(values, lo, counts)
+    out += _VALUES.pack(lo, counts.size)
+    out += counts.astype("<u4").tobytes()
+    out += _U32.pack(len(words))
+    out += words.astype("<u4").tobytes()
+    return bytes(out)
+
+
 def _payload_bytes(h: Header, seg_index: int, seg: Segment) -> bytes:
     k = len(h.sparsity)
     shapes = h.network.layer_shapes()
@@ -235,6 +307,11 @@ def _payload_bytes(h: Header, seg_index: int, seg: Segment) -> bytes:
     out = bytearray()
     for (name, shape), layer in zip(shapes, seg.layers):
         where = f"segment {seg_index} layer {name}"
+        if h.method in QUANT_METHODS:
+            out += _quant_layer_bytes(h.method, where, shape, layer)
+            continue
+        if not isinstance(layer, LayerPayload):
+            raise ValueError(f"{where}: method {h.method!r} needs LayerPayload payloads, got {type(layer).__name__}")
         scales = np.asarray(layer.scales)
         if scales.shape != (k,):
             raise ValueError(f"{where}: scales must have shape ({k},), got {scales.shape}")
@@ -261,10 +338,12 @@ def write_slt(header: Header, segments: list[Segment]) -> bytes:
     """Serialise a header and its segments to .slt bytes (format version 1).
 
     Header fields beyond the format or the decoder's limits raise BitstreamError (the writer
-    never produces a file the reader refuses); malformed payloads (wrong shapes, dtypes, levels
-    outside 0..K, non-finite scales) raise ValueError. Levels may be given flat (n,) or in the
-    weight's shape (flattened in C order), with any integer dtype; the reader returns uint8 (n,). ``pe_base`` must be exactly representable as
-    float32, since the decoder rebuilds the network from the stored value.
+    never produces a file the reader refuses); malformed payloads (wrong payload type for the
+    method, wrong shapes, dtypes, levels outside 0..K, non-finite scales, quantised values outside
+    the bits' range, a step that is not finite and positive) raise ValueError. Levels and values may
+    be given flat (n,) or in the weight's shape (flattened in C order), with any integer dtype; the
+    reader returns uint8 levels / int16 values, flat (n,). ``pe_base`` must be exactly representable
+    as float32, since the decoder rebuilds the network from the stored value.
     """
     validate_header(header)
     if to_float32(header.network.pe_base) != header.network.pe_base:
@@ -379,7 +458,8 @@ def _parse(data: bytes) -> tuple[Header, list[tuple[int, int, int, int]], int]:
     validate_header(header)
     _validate_segment_table(frames, [(t[0], t[1]) for t in table])
     if network.num_weights() * len(table) > MAX_FILE_WEIGHTS:
-        _fail(f"file holds {network.num_weights() * len(table)} mask levels, more than {MAX_FILE_WEIGHTS}")
+        what = "quantised weights" if header.method in QUANT_METHODS else "mask levels"
+        _fail(f"file holds {network.num_weights() * len(table)} {what}, more than {MAX_FILE_WEIGHTS}")
     return header, table, payload_start
 
 
@@ -388,13 +468,71 @@ def read_header(data: bytes) -> Header:
     return _parse(data)[0]
 
 
+def _read_quant_layer(data: bytes, cur: _Cursor, method: str, where: str, n: int, sizes: dict[str, int],
+                      name: str) -> QuantLayer:
+    bits, step = cur.unpack(_QUANT, f"payload of {where}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        _fail(f"{where}: quantisation bits {bits} outside {MIN_BITS}..{MAX_BITS}")
+    if not (math.isfinite(step) and step > 0):
+        _fail(f"{where}: quantisation step {step} is not finite and positive")
+    sizes["quant"] += _QUANT.size
+    nonzero = None
+    n_values = n
+    if method == "sparse":
+        zeros, nonzeros, n_words = cur.unpack(_MASK, f"payload of {where}")
+        if zeros + nonzeros != n:
+            _fail(f"{where}: zero / non-zero counts sum to {zeros + nonzeros}, the layer has {n} weights")
+        if n_words * 4 > cur.end - cur.pos:
+            _fail(f"{where}: {n_words} coded mask words exceed the segment payload")
+        words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+        cur.pos += n_words * 4
+        nonzero = decode_levels(words, np.array([zeros, nonzeros], dtype=np.uint32), n, what=f"{where} (zero pattern)")
+        n_values = nonzeros
+        sizes["counts"] += _MASK.size
+        sizes[f"masks/{name}"] += 4 * n_words
+    lo, n_bins = cur.unpack(_VALUES, f"payload of {where}")
+    top = qmax(bits)
+    if n_bins == 0:
+        if n_values != 0 or lo != 0:
+            _fail(f"{where}: empty value histogram (it needs lo 0 and no values to code)")
+    elif lo < -top or lo + n_bins - 1 > top:
+        _fail(f"{where}: value range {lo}..{lo + n_bins - 1} outside -{top}..{top} for {bits} bits")
+    if (n_bins + 1) * 4 > cur.end - cur.pos:
+        _fail(f"{where}: {n_bins} value histogram bins exceed the segment payload")
+    counts = np.frombuffer(data, dtype="<u4", count=n_bins, offset=cur.pos).astype(np.uint32)
+    cur.pos += 4 * n_bins
+    (n_words,) = cur.unpack(_U32, f"payload of {where}")
+    if int(counts.sum(dtype=np.uint64)) != n_values:
+        _fail(f"{where}: value counts sum to {int(counts.sum(dtype=np.uint64))}, expected {n_values}")
+    if method == "sparse" and lo <= 0 <= lo + n_bins - 1 and counts[-lo] != 0:
+        _fail(f"{where}: the non-zero values' histogram counts zeros")
+    if n_words * 4 > cur.end - cur.pos:
+        _fail(f"{where}: {n_words} coded value words exceed the segment payload")
+    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+    cur.pos += n_words * 4
+    coded = decode_values(words, lo, counts, n_values, what=where)
+    sizes["counts"] += _VALUES.size + 4 * n_bins + _U32.size
+    sizes[f"values/{name}"] += 4 * n_words
+    if nonzero is None:
+        return QuantLayer(step=step, values=coded, bits=bits)
+    values = np.zeros(n, dtype=np.int16)
+    values[nonzero.view(bool)] = coded
+    return QuantLayer(step=step, values=values, bits=bits)
+
+
 def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
-    """Parse and fully validate .slt bytes. Returns the header, the segments with decoded levels,
-    and a size breakdown (section -> bytes) whose values add up to ``len(data)``:
-    "header", "segment_table", "scales", "counts" (level counts and word counts), one
-    "masks/<layer>" per masked layer (coded levels, summed over segments) and "crc"."""
+    """Parse and fully validate .slt bytes. Returns the header, the segments with decoded payloads
+    (LayerPayload per layer for the supermask methods, QuantLayer for dense and sparse), and a size
+    breakdown (section -> bytes) whose values add up to ``len(data)``: "header", "segment_table",
+    then for the supermask methods "scales", "counts" (level counts and word counts) and one
+    "masks/<layer>" per masked layer (coded levels, summed over segments); for dense and sparse
+    "quant" (bits and steps), "counts" (value histograms, zero / non-zero counts and word counts),
+    for sparse one "masks/<layer>" per layer (the coded zero pattern) and one "values/<layer>" per
+    layer (the coded quantised values); and "crc"."""
     data = bytes(data)
     header, table, pos = _parse(data)
+    if header.method in QUANT_METHODS:
+        return _read_quant(data, header, table, pos)
     k = header.num_levels
     shapes = header.network.layer_shapes()
     sizes = {"header": pos - _U16.size - _SEG.size * len(table), "segment_table": _U16.size + _SEG.size * len(table)}
@@ -428,6 +566,34 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
             sizes["scales"] += 4 * k
             sizes["counts"] += 4 * (k + 1) + 4
             sizes[f"masks/{name}"] += 4 * n_words
+        if cur.pos != cur.end:
+            _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
+        pos = cur.end
+        segments.append(Segment(first_frame=first, frame_count=count, seed=seed, layers=layers))
+    sizes["crc"] = _U32.size
+    assert sum(sizes.values()) == len(data)
+    return header, segments, sizes
+
+
+def _read_quant(data: bytes, header: Header, table: list[tuple[int, int, int, int]], pos: int):
+    """read_slt for the dense and sparse baselines."""
+    shapes = header.network.layer_shapes()
+    sizes = {"header": pos - _U16.size - _SEG.size * len(table), "segment_table": _U16.size + _SEG.size * len(table)}
+    sizes["quant"] = 0
+    sizes["counts"] = 0
+    if header.method == "sparse":
+        for name, _ in shapes:
+            sizes[f"masks/{name}"] = 0
+    for name, _ in shapes:
+        sizes[f"values/{name}"] = 0
+    segments = []
+    for i, (first, count, seed, length) in enumerate(table):
+        cur = _Cursor(data, pos + length)
+        cur.pos = pos
+        layers = [
+            _read_quant_layer(data, cur, header.method, f"segment {i} layer {name}", math.prod(shape), sizes, name)
+            for name, shape in shapes
+        ]
         if cur.pos != cur.end:
             _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
         pos = cur.end

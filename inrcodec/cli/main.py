@@ -12,7 +12,8 @@ import click
 from .. import api
 from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
-from ..encoder import METHODS
+from ..bitstream.format import QUANT_METHODS
+from ..encoder import METHODS, EncodeOptions
 from ..model.config import DEFAULT_PRESET, PRESETS
 from ..video.io import parse_fps, parse_size
 from .report import EpochProgress, print_table
@@ -60,15 +61,24 @@ def cli() -> None:
 @click.option("--frames", type=int, help="Encode at most N frames.")
 @click.option("--start", type=int, default=0, show_default=True, help="First frame to encode.")
 @click.option("--method", default="slt", show_default=True, type=click.Choice(list(METHODS)),
-              help="slt: learned scales (the paper); slt-fixed: one fixed scale; supermask: a single mask.")
+              help="slt: learned scales (the paper); slt-fixed: one fixed scale; supermask: a single mask; "
+                   "dense: NeRV with trained, quantised weights; sparse: dense plus global magnitude pruning.")
 @click.option("--preset", default=DEFAULT_PRESET, show_default=True, help=f"Network size: {', '.join(PRESETS)}.")
 @click.option("--epochs", type=int, default=FitOptions.epochs, show_default=True, help="Passes over the clip.")
-@click.option("--levels", type=int, help="Number of nested masks K (default 3).")
-@click.option("--sparsity", help="K increasing sparsities, e.g. 0.5,0.8,0.92.")
+@click.option("--levels", type=int, help="Number of nested masks K (default 3; not for dense, sparse).")
+@click.option("--sparsity", help="K increasing sparsities, e.g. 0.5,0.8,0.92 (not for dense, sparse).")
+@click.option("--quant-bits", type=int, default=EncodeOptions.quant_bits, show_default=True,
+              help="dense, sparse: bits of the per-layer uniform weight quantisation (2..16).")
+@click.option("--prune", type=float, default=EncodeOptions.prune, show_default=True,
+              help="sparse: fraction of the weights pruned (global magnitude pruning).")
+@click.option("--finetune", type=float, default=EncodeOptions.finetune, show_default=True,
+              help="sparse: fraction of the epochs spent fine-tuning after pruning.")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Seed of the random network.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--batch-size", type=int, default=FitOptions.batch_size, show_default=True, help="Frames per step.")
-@click.option("--lr", type=float, default=FitOptions.lr_scores, show_default=True, help="Learning rate of the scores.")
+@click.option("--lr", type=float, default=None,
+              help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
+                   f"(dense, sparse, default {FitOptions.lr_weights:g}).")
 @click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
@@ -82,18 +92,21 @@ def cli() -> None:
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output (and a stale checkpoint) if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def encode(input, output, size, fps, frames, start, method, preset, epochs, levels, sparsity, seed, device, batch_size,
-           lr, lr_scales, segment_frames, stem_hidden, c0, c_min, fixed_gain, checkpoint, checkpoint_minutes, resume,
-           overwrite, as_json, quiet):
+def encode(input, output, size, fps, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
+           finetune, seed, device, batch_size, lr, lr_scales, segment_frames, stem_hidden, c0, c_min, fixed_gain,
+           checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     if frames is not None and frames < 1:
         raise InrcodecError("--frames must be at least 1")
     if start < 0:
         raise InrcodecError("--start must be 0 or more")
+    lrs = {}
+    if lr is not None:  # the weights' rate for dense and sparse, the scores' rate otherwise
+        lrs["lr_weights" if method in QUANT_METHODS else "lr_scores"] = lr
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
-        segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min,
-        fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scores=lr, lr_scales=lr_scales, seed=seed),
+        segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
+        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, seed=seed, **lrs),
     )
     with EpochProgress(enabled=not quiet) as progress:
         report = api.encode(

@@ -1,9 +1,11 @@
-"""Fitting the masks and scales of one segment to its frames.
+"""Fitting one segment's network to its frames.
 
-Only the scores (which choose each weight's level) and the per-level scales are optimised; the random
-signs never change. The loop keeps the frames as uint8 and converts each batch on the fly, never
+For the supermask methods only the scores (which choose each weight's level) and the per-level scales
+are optimised; the random signs never change. For the dense baselines (DenseWeight layers) the weights
+themselves are trained, optionally under a fixed pruning mask (the sparse method's fine-tuning). The
+loop keeps the frames as uint8 and converts each batch on the fly, never
 calls .item() inside an epoch (so a CUDA run has no per-step host round trips), and keeps the best
-levels and scales seen at the evaluation points, not just the last ones.
+levels and scales (or weights) seen at the evaluation points, not just the last ones.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics.quality import mse_to_psnr
-from ..model.nerv import NeRV, frame_positions, supermask_layers
+from ..model.nerv import NeRV, dense_layers, frame_positions, supermask_layers
 from ..video.clip import VideoInfo
 from ..video.colour import yuv420_to_rgb
 
@@ -31,6 +33,7 @@ class FitOptions:
     batch_size: int = 2
     lr_scores: float = 0.05
     lr_scales: float = 0.05  # relative: the scales are parametrised as alpha0 * rel
+    lr_weights: float = 1e-2  # dense and sparse methods: Adam on the weights (tuned: docs/usage.md, "Baselines")
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
     threshold_every: int = 10  # steps between exact threshold selections (levels update every step)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
@@ -48,11 +51,12 @@ class EpochReport:
 
 @dataclass
 class FitResult:
-    levels: list[np.ndarray]
-    scales: list[np.ndarray]
+    levels: list[np.ndarray]  # supermask methods; empty for a dense network
+    scales: list[np.ndarray]  # supermask methods; empty for a dense network
     psnr: float
     seconds: float
     history: list[EpochReport] = field(default_factory=list)
+    weights: list[np.ndarray] = field(default_factory=list)  # dense network: float32 weights per layer
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
@@ -65,17 +69,37 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
 
 
 class Fitter:
-    """Fits one segment. Holds all state that a checkpoint needs (see state_dict)."""
+    """Fits one segment. Holds all state that a checkpoint needs (see state_dict).
 
-    def __init__(self, net: NeRV, frames: np.ndarray, info: VideoInfo, opts: FitOptions, device: torch.device) -> None:
+    A network of SupermaskWeight layers has its scores and scales fitted; a network of DenseWeight
+    layers has its weights fitted (learning rate opts.lr_weights). ``masks`` (dense only, one bool
+    tensor per layer) fixes a pruning pattern: the weights are multiplied by it before training and
+    after every step, so pruned weights stay exactly zero."""
+
+    def __init__(self, net: NeRV, frames: np.ndarray, info: VideoInfo, opts: FitOptions, device: torch.device,
+                 masks: list[torch.Tensor] | None = None) -> None:
         self.net, self.info, self.opts, self.device = net, info, opts, device
         self.frames = torch.from_numpy(frames).to(device)  # uint8, (T, H*W*3/2)
         self.count = frames.shape[0]
         self.layers = supermask_layers(net)
-        groups = [{"params": [m.scores for m in self.layers], "lr": opts.lr_scores, "base_lr": opts.lr_scores}]
-        scales = [m.rel for m in self.layers if m.rel.requires_grad]
-        if scales:
-            groups.append({"params": scales, "lr": opts.lr_scales, "base_lr": opts.lr_scales})
+        self.dense = dense_layers(net) if not self.layers else []
+        self.masks: list[torch.Tensor] | None = None
+        if self.layers:
+            if masks is not None:
+                raise ValueError("pruning masks apply to dense networks only")
+            groups = [{"params": [m.scores for m in self.layers], "lr": opts.lr_scores, "base_lr": opts.lr_scores}]
+            scales = [m.rel for m in self.layers if m.rel.requires_grad]
+            if scales:
+                groups.append({"params": scales, "lr": opts.lr_scales, "base_lr": opts.lr_scales})
+        elif self.dense:
+            groups = [{"params": [m.weight for m in self.dense], "lr": opts.lr_weights, "base_lr": opts.lr_weights}]
+            if masks is not None:
+                if len(masks) != len(self.dense) or any(mk.shape != m.weight.shape for mk, m in zip(masks, self.dense)):
+                    raise ValueError("one pruning mask of the weight's shape per layer is needed")
+                self.masks = [mk.to(device=device, dtype=torch.bool) for mk in masks]
+                self._apply_masks()
+        else:
+            raise ValueError("the network has neither supermask nor dense weights to fit")
         self.optimizer = torch.optim.Adam(groups)
         self.steps_per_epoch = math.ceil(self.count / opts.batch_size)
         self.total_steps = self.steps_per_epoch * opts.epochs
@@ -95,6 +119,12 @@ class Fitter:
 
     def _positions(self, idx: torch.Tensor) -> torch.Tensor:
         return frame_positions(idx.to(self.device), self.count)
+
+    @torch.no_grad()
+    def _apply_masks(self) -> None:
+        if self.masks is not None:
+            for m, mask in zip(self.dense, self.masks):
+                m.weight.mul_(mask)
 
     def _set_lr(self) -> None:
         f = lr_factor(self.step, self.total_steps, self.opts.warmup)
@@ -122,6 +152,7 @@ class Fitter:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            self._apply_masks()
             self.epoch_loss += loss.detach() * idx.numel()
             self.step += 1
             self.pos += 1
@@ -142,6 +173,9 @@ class Fitter:
         return mse_to_psnr(float(se) / pixels)
 
     def _snapshot(self) -> None:
+        if self.dense:  # (weights, no scales)
+            self.best = ([m.weight.detach().clone() for m in self.dense], [])
+            return
         self.best = ([m.level.clone() for m in self.layers], [m.scales().detach().clone() for m in self.layers])
 
     def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None) -> bool:
@@ -173,8 +207,9 @@ class Fitter:
 
     def state_dict(self) -> dict:
         """Everything needed to continue this fit bit-exactly: tensors and plain values only (the
-        checkpoint loads with torch.load(weights_only=True))."""
-        return {
+        checkpoint loads with torch.load(weights_only=True)). For a dense network "best_levels"
+        holds the best weights and "masks" the pruning masks (empty list: none)."""
+        state = {
             "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "thresholds": [m._thresholds.cpu() if m._thresholds is not None else torch.empty(0) for m in self.layers],
             "optimizer": self.optimizer.state_dict(),
@@ -190,6 +225,9 @@ class Fitter:
             "seconds": self.seconds,
             "history": [[r.epoch, r.epochs, r.loss, r.psnr, r.best_psnr] for r in self.history],
         }
+        if self.dense:
+            state["masks"] = [mk.cpu() for mk in self.masks] if self.masks is not None else []
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
@@ -203,15 +241,26 @@ class Fitter:
         self.best_psnr = float(state["best_psnr"])
         if state["best_levels"]:
             self.best = ([t.to(self.device) for t in state["best_levels"]], [t.to(self.device) for t in state["best_scales"]])
+        if self.dense and state.get("masks"):
+            self.masks = [t.to(device=self.device, dtype=torch.bool) for t in state["masks"]]
         self.seconds = float(state["seconds"])
         self.history = [EpochReport(*row) for row in state["history"]]
 
     def result(self) -> FitResult:
-        """The best levels and scales seen, installed into the network and frozen."""
+        """The best levels and scales (dense: weights) seen, installed into the network (and the
+        supermask layers frozen)."""
         if self.best is None:
             self.best_psnr = self.evaluate()
             self._snapshot()
         assert self.best is not None
+        if self.dense:
+            with torch.no_grad():
+                for m, w in zip(self.dense, self.best[0]):
+                    m.weight.copy_(w)
+            return FitResult(
+                levels=[], scales=[], psnr=self.best_psnr, seconds=self.seconds, history=self.history,
+                weights=[w.to("cpu", torch.float32).numpy().copy() for w in self.best[0]],
+            )
         levels, scales = self.best
         for m, lv, sc in zip(self.layers, levels, scales):
             m.level = lv.clone()

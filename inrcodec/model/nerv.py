@@ -119,5 +119,25 @@ def build_decoder_nerv(
     return NeRV(config, width, height, weights)
 
 
+def build_weight_nerv(
+    config: NetworkConfig,
+    width: int,
+    height: int,
+    weights: Sequence[np.ndarray],
+    device: torch.device | str = "cpu",
+) -> NeRV:
+    """The network from explicit float32 weights, one per layer (flat or in the layer's shape): how
+    the decoder builds the dense and sparse baselines from their dequantised weights."""
+    fixed = []
+    for (name, shape), w in zip(config.layer_shapes(), weights, strict=True):
+        t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).reshape(shape)
+        fixed.append(FixedWeight(t.to(device)))
+    return NeRV(config, width, height, fixed)
+
+
 def supermask_layers(net: NeRV) -> list[SupermaskWeight]:
     return [m for m in net.weights if isinstance(m, SupermaskWeight)]
+
+
+def dense_layers(net: NeRV) -> list[DenseWeight]:
+    return [m for m in net.weights if isinstance(m, DenseWeight)]
