@@ -153,6 +153,11 @@ def info(input, as_json):
     print_info(report)
 
 
+from .bench import bench  # noqa: E402
+
+cli.add_command(bench)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors with exit code 2 instead of tracebacks."""
     try:
