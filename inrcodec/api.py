@@ -66,6 +66,8 @@ def encode(
     fps: Fraction | None = None,
     frames: int | None = None,
     start: int = 0,
+    matrix: str | None = None,
+    full_range: bool | None = None,
     options: EncodeOptions | None = None,
     overwrite: bool = False,
     on_epoch: Callable[[int, int, EpochReport], None] | None = None,
@@ -90,7 +92,8 @@ def encode(
         raise InputError("--resume needs --checkpoint PATH when the output is stdout")
     if ckpt is not None and not resume and os.path.exists(ckpt) and not overwrite:
         raise InputError(f"{ckpt} holds an interrupted encode: add --resume to continue it, or -y to start over")
-    clip = read_video(input, size=size, fps=fps, start=start, frames=frames, stdin=stdin)
+    clip = read_video(input, size=size, fps=fps, start=start, frames=frames, matrix=matrix,
+                      full_range=full_range, stdin=stdin)
     t0 = time.perf_counter()
     plan = CheckpointOptions(ckpt, resume, checkpoint_minutes) if ckpt is not None else None
     data = encode_clip(clip, options, on_epoch, checkpoint=plan)

@@ -154,3 +154,14 @@ def test_interrupted_fit_resumes_bit_exactly(clip, tmp_path):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(got.scales, expected.scales):
         np.testing.assert_array_equal(a, b)
+
+
+def test_colour_tags_of_raw_input_reach_the_file_and_the_decoded_y4m(tmp_path, yuv_file):
+    out = tmp_path / "c.slt"
+    opts = EncodeOptions(preset="tiny", device="cpu", fit=FitOptions(epochs=1))
+    inrcodec.encode(str(yuv_file), str(out), size=(32, 24), matrix="bt709", full_range=True, options=opts)
+    meta = inrcodec.info(str(out))
+    assert (meta["matrix"], meta["full_range"]) == ("bt709", True)
+    inrcodec.decode(str(out), str(tmp_path / "c.y4m"), device="cpu")
+    info = read_video(str(tmp_path / "c.y4m")).info
+    assert (info.matrix, info.full_range) == ("bt709", True)

@@ -58,6 +58,8 @@ def cli() -> None:
 @click.option("-o", "--output", required=True, help="Output .slt file, or - for stdout.")
 @click.option("--size", help="Frame size WxH (required for raw YUV input).")
 @click.option("--fps", help="Frame rate (25, 30000/1001, 29.97); overrides the input's rate.")
+@click.option("--matrix", type=click.Choice(["bt601", "bt709"]), help="Colour matrix of the input (default: its tag, else bt601).")
+@click.option("--range", "colour_range", type=click.Choice(["limited", "full"]), help="Colour range of the input (default: its tag, else limited).")
 @click.option("--frames", type=int, help="Encode at most N frames.")
 @click.option("--start", type=int, default=0, show_default=True, help="First frame to encode.")
 @click.option("--method", default="slt", show_default=True, type=click.Choice(list(METHODS)),
@@ -92,7 +94,7 @@ def cli() -> None:
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output (and a stale checkpoint) if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def encode(input, output, size, fps, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
+def encode(input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
            finetune, seed, device, batch_size, lr, lr_scales, segment_frames, stem_hidden, c0, c_min, fixed_gain,
            checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
@@ -111,6 +113,7 @@ def encode(input, output, size, fps, frames, start, method, preset, epochs, leve
     with EpochProgress(enabled=not quiet) as progress:
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
+            matrix=matrix, full_range=None if colour_range is None else colour_range == "full",
             frames=frames, start=start, options=options, overwrite=overwrite, on_epoch=progress.update,
             checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes,
         )
