@@ -20,7 +20,7 @@ from inrcodec.video.colour import yuv420_to_rgb
 from inrcodec.video.io import read_video
 
 
-def time_steps(net, frames, info, device, batch, steps, threshold_every=None) -> list[float]:
+def time_steps(net, frames, info, device, batch, steps, threshold_every=None, levels_every=1) -> list[float]:
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
     layers = supermask_layers(net)
     times = []
@@ -30,7 +30,7 @@ def time_steps(net, frames, info, device, batch, steps, threshold_every=None) ->
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        if threshold_every is not None:
+        if threshold_every is not None and step % levels_every == 0:
             for m in layers:
                 m.refresh_levels(update_thresholds=step % threshold_every == 0)
         target = yuv420_to_rgb(frames[idx], info)
@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threshold-every", default="1,10,50", help="comma list of threshold refresh intervals")
+    ap.add_argument("--levels-every", default="1", help="comma list of level refresh intervals (each >= 2 also runs with thresholds at the same interval)")
     args = ap.parse_args()
     device = resolve_device(args.device)
     clip = read_video(args.input)
@@ -67,6 +68,11 @@ def main() -> None:
         t = statistics.median(time_steps(net, frames, info, device, args.batch, args.steps, every))
         ratios[every] = t / dense
         print(f"slt step (thresholds every {every:3d}) {t * 1e3:8.2f} ms  ratio {t / dense:.3f}")
+    for every in [int(v) for v in args.levels_every.split(",") if int(v) > 1]:
+        net = build_supermask_nerv(cfg, info.width, info.height, 0, (0.5, 0.8, 0.92), device)
+        t = statistics.median(time_steps(net, frames, info, device, args.batch, args.steps, every, every))
+        ratios[f"{every} (levels too)"] = t / dense
+        print(f"slt step (thresholds and levels every {every:3d}) {t * 1e3:8.2f} ms  ratio {t / dense:.3f}")
     print("ratio slt/dense: " + ", ".join(f"every {k}: {v:.3f}" for k, v in ratios.items()))
 
 

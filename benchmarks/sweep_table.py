@@ -1,6 +1,6 @@
 """Turn the JSON lines of time_to_quality.py --log into a Markdown table.
 
-    python benchmarks/tabulate.py sweep.jsonl
+    python benchmarks/sweep_table.py sweep.jsonl
 """
 
 import json

@@ -22,16 +22,12 @@ the decoded histogram against the counts, which rejects corrupt data early.
 
 from __future__ import annotations
 
-from typing import NoReturn
-
-import constriction
 import numpy as np
 
 from ..errors import BitstreamError
+from .categorical import Names, decode_symbols, encode_symbols
 
-_AnsCoder = constriction.stream.stack.AnsCoder
-_Categorical = constriction.stream.model.Categorical
-_CHUNK = 1 << 16  # symbols decoded per call (bounds the temporaries of decode_values)
+_NAMES = Names("quantised values", "value", "value")
 
 MIN_BITS = 2
 MAX_BITS = 16  # quantised values fit in int16: |q| <= 2^15 - 1
@@ -79,17 +75,6 @@ def value_histogram(values: np.ndarray) -> tuple[int, np.ndarray]:
     return lo, counts.astype(np.uint32)
 
 
-def _model(counts: np.ndarray):
-    """The categorical model of a histogram (identical on both sides; as for the mask levels)."""
-    c = np.asarray(counts, dtype=np.float64)
-    return _Categorical(c / c.sum(), perfect=False)
-
-
-def _trivial(counts: np.ndarray) -> bool:
-    """True when the counts alone determine the values (none, or a single used value)."""
-    return int(np.count_nonzero(counts)) <= 1
-
-
 def encode_values(values: np.ndarray, lo: int, counts: np.ndarray) -> np.ndarray:
     """Code a 1-D integer array whose histogram over [lo, lo + len(counts) - 1] is ``counts``.
     Returns uint32 words (none when the counts determine the values)."""
@@ -109,11 +94,7 @@ def encode_values(values: np.ndarray, lo: int, counts: np.ndarray) -> np.ndarray
     full[got_lo - lo : got_lo - lo + got.size] = got
     if not np.array_equal(full, counts):
         raise ValueError("counts are not the histogram of values")
-    if _trivial(counts):
-        return np.zeros(0, dtype=np.uint32)
-    coder = _AnsCoder()
-    coder.encode_reverse(np.ascontiguousarray(v.astype(np.int64) - lo, dtype=np.int32), _model(counts))
-    return np.asarray(coder.get_compressed(), dtype=np.uint32)
+    return encode_symbols(v.astype(np.int64) - lo, counts)
 
 
 def decode_values(words: np.ndarray, lo: int, counts: np.ndarray, n: int, what: str = "layer") -> np.ndarray:
@@ -126,58 +107,11 @@ def decode_values(words: np.ndarray, lo: int, counts: np.ndarray, n: int, what: 
     count and the only allocation proportional to ``n`` is the output.
     """
     counts = np.asarray(counts, dtype=np.uint32)
-    words = np.asarray(words)
     if counts.ndim != 1:
         raise BitstreamError(f"{what}: invalid value counts")
-    if int(counts.sum(dtype=np.uint64)) != n:
-        raise BitstreamError(f"{what}: value counts sum to {int(counts.sum(dtype=np.uint64))}, expected {n}")
     if counts.size and not (-(2**15) <= lo and lo + counts.size - 1 < 2**15):
         raise BitstreamError(f"{what}: value range outside int16")
-    if _trivial(counts):
-        if words.size:
-            raise BitstreamError(f"{what}: unexpected coded data for a constant layer (corrupt data)")
-        value = lo + int(np.flatnonzero(counts)[0]) if n else 0
-        return np.full(n, value, dtype=np.int16)
-    try:
-        coder = _AnsCoder(np.ascontiguousarray(words, dtype=np.uint32))
-        model = _model(counts)
-    except Exception as exc:  # constriction reports invalid data as ValueError and friends
-        _invalid(what, exc)
-    if coder.is_empty():  # it would decode only symbol 0, but at least two counts are > 0
-        raise BitstreamError(f"{what}: quantised values do not match their counts (corrupt data)")
+    symbols = decode_symbols(words, counts, n, np.uint16, what, _NAMES)
     out = np.empty(n, dtype=np.int16)
-    seen = np.zeros(counts.size, dtype=np.int64)
-    limit = counts.astype(np.int64)
-    pos = 0
-    while pos < n:
-        if coder.is_empty():
-            # An empty coder decodes symbol 0 forever: valid only if every remaining value is lo.
-            seen[0] += n - pos
-            if not np.array_equal(seen, limit):
-                raise BitstreamError(f"{what}: quantised values do not match their counts (corrupt data)")
-            out[pos:] = lo
-            return out
-        m = min(_CHUNK, n - pos)
-        try:
-            sym = np.asarray(coder.decode(model, m))
-        except Exception as exc:
-            _invalid(what, exc)
-        if sym.shape != (m,):
-            raise BitstreamError(f"{what}: decoded {sym.size} values, expected {m} (corrupt data)")
-        if int(sym.min()) < 0 or int(sym.max()) >= counts.size:
-            raise BitstreamError(f"{what}: decoded value out of range (corrupt data)")
-        seen += np.bincount(sym, minlength=counts.size)
-        if np.any(seen > limit):
-            raise BitstreamError(f"{what}: quantised values do not match their counts (corrupt data)")
-        out[pos : pos + m] = sym + lo
-        pos += m
-    if not coder.is_empty():
-        raise BitstreamError(f"{what}: coded value data not fully consumed (corrupt data)")
-    if not np.array_equal(seen, limit):
-        raise BitstreamError(f"{what}: quantised values do not match their counts (corrupt data)")
+    np.add(symbols, np.int32(lo), out=out, casting="unsafe")  # within int16: checked above
     return out
-
-
-def _invalid(what: str, exc: Exception) -> NoReturn:
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    raise BitstreamError(f"{what}: invalid coded value data ({msg})") from None

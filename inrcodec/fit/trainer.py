@@ -35,7 +35,8 @@ class FitOptions:
     lr_scales: float = 0.05  # relative: the scales are parametrised as alpha0 * rel
     lr_weights: float = 1e-2  # dense and sparse methods: Adam on the weights (tuned: docs/usage.md, "Baselines")
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
-    threshold_every: int = 10  # steps between exact threshold selections (levels update every step)
+    threshold_every: int = 10  # steps between exact threshold selections
+    levels_every: int = 1  # steps between level updates from the scores (cached thresholds between)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
     seed: int = 0
 
@@ -144,9 +145,10 @@ class Fitter:
             if should_stop is not None and should_stop():
                 return False
             idx = self.perm[self.pos * bs : (self.pos + 1) * bs].to(self.device)
-            exact = self.step % max(1, self.opts.threshold_every) == 0
-            for m in self.layers:
-                m.refresh_levels(update_thresholds=exact)
+            if self.step % max(1, self.opts.levels_every) == 0:
+                exact = self.step % max(1, self.opts.threshold_every) == 0
+                for m in self.layers:
+                    m.refresh_levels(update_thresholds=exact)
             self._set_lr()
             loss = F.mse_loss(self.net(self._positions(idx)), self._targets(idx))
             self.optimizer.zero_grad(set_to_none=True)
