@@ -69,12 +69,19 @@ def widths_for_weights(width: int, height: int, preset: str, target_weights: flo
     return best
 
 
+# Each method's own tuning (docs/results.md, "Tuning each method"): 16 frames of tree.avi, 20 epochs,
+# learning rates 0.05 / 0.1 / 0.2 for the scores and fixed gains 0.7 / 1 / sqrt(3) (Okoshi et al.'s
+# sigma, which saturates); dense and sparse use FitOptions.lr_weights (tuned separately).
+TUNED = {"slt": {"lr_scores": 0.1}, "slt-fixed": {"lr_scores": 0.1}, "supermask": {"lr_scores": 0.2}}
+TUNED_OPTIONS = {"slt-fixed": {"fixed_gain": 0.7}}
+
+
 def method_options(base: EncodeOptions, method: str) -> EncodeOptions:
-    """The method's own defaults (each method has its own tuned learning rates)."""
-    opts = replace(base, method=method, levels=None, sparsity=None)
+    """The method's own tuned settings on top of the shared ones (epochs, batch, device, preset)."""
+    opts = replace(base, method=method, levels=None, sparsity=None, **TUNED_OPTIONS.get(method, {}))
     if method == "supermask":
         opts = replace(opts, sparsity=(0.5,))
-    return opts
+    return replace(opts, fit=replace(opts.fit, **TUNED.get(method, {})))
 
 
 def supermask_overhead_bytes(clip: Clip, opts: EncodeOptions) -> int:
