@@ -94,6 +94,8 @@ def encode(
         raise InputError(f"{ckpt} holds an interrupted encode: add --resume to continue it, or -y to start over")
     clip = read_video(input, size=size, fps=fps, start=start, frames=frames, matrix=matrix,
                       full_range=full_range, stdin=stdin)
+    if frames is not None and len(clip) < frames:
+        raise InputError(f"--frames {frames} is beyond the clip: only {len(clip)} frames from frame {start}")
     t0 = time.perf_counter()
     plan = CheckpointOptions(ckpt, resume, checkpoint_minutes) if ckpt is not None else None
     data = encode_clip(clip, options, on_epoch, checkpoint=plan)

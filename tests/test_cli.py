@@ -524,3 +524,36 @@ def test_decode_frame_range_equals_slice_of_full_decode(tmp_path, encoded, full_
     full = full_yuv.read_bytes()
     assert len(full) == N * FRAME
     assert part.read_bytes() == full[1 * FRAME : 3 * FRAME]
+
+
+def test_frames_beyond_the_clip_is_an_error(tmp_path, capsys):
+    src = tmp_path / "c.y4m"
+    write_video(str(src), synthetic_clip(frames=3), "y4m")
+    with pytest.raises(SystemExit) as e:
+        main(["encode", str(src), "-o", str(tmp_path / "o.slt"), "--frames", "5", "--preset", "tiny", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "beyond the clip" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.slt").exists()
+
+
+def test_full_disk_while_writing_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    src = tmp_path / "c.y4m"
+    write_video(str(src), synthetic_clip(frames=2), "y4m")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "x.y4m").write_bytes(b"old")
+    slt = tmp_path / "x.slt"
+    main(["encode", str(src), "-o", str(slt), "--preset", "tiny", "--epochs", "1", "-q"])
+    from inrcodec.video import io as video_io
+
+    def full_disk(self, frames):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(video_io.VideoWriter, "write", full_disk)
+    with pytest.raises(SystemExit) as e:
+        main(["decode", str(slt), "-o", str(out / "x.y4m"), "-y"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "No space left on device" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["x.y4m"] and (out / "x.y4m").read_bytes() == b"old"
