@@ -531,41 +531,30 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
     layer (the coded quantised values); and "crc"."""
     data = bytes(data)
     header, table, pos = _parse(data)
+    shapes = header.network.layer_shapes()
+    sizes = {"header": pos - _U16.size - _SEG.size * len(table), "segment_table": _U16.size + _SEG.size * len(table)}
     if header.method in QUANT_METHODS:
-        return _read_quant(data, header, table, pos)
-    k = header.num_levels
-    shapes = header.network.layer_shapes()
-    sizes = {"header": pos - _U16.size - _SEG.size * len(table), "segment_table": _U16.size + _SEG.size * len(table)}
-    sizes["scales"] = 0
-    sizes["counts"] = 0
-    for name, _ in shapes:
-        sizes[f"masks/{name}"] = 0
+        sizes.update(quant=0, counts=0)
+        if header.method == "sparse":
+            sizes.update({f"masks/{name}": 0 for name, _ in shapes})
+        sizes.update({f"values/{name}": 0 for name, _ in shapes})
+
+        def read_layer(cur, where, name, shape):
+            return _read_quant_layer(data, cur, header.method, where, math.prod(shape), sizes, name)
+    else:
+        k = header.num_levels
+        sizes.update(scales=0, counts=0)
+        sizes.update({f"masks/{name}": 0 for name, _ in shapes})
+        layer_head = struct.Struct(f"<{k}f{k + 1}II")
+
+        def read_layer(cur, where, name, shape):
+            return _read_supermask_layer(data, cur, k, layer_head, where, name, math.prod(shape), sizes)
+
     segments = []
-    layer_head = struct.Struct(f"<{k}f{k + 1}II")
     for i, (first, count, seed, length) in enumerate(table):
         cur = _Cursor(data, pos + length)
         cur.pos = pos
-        layers = []
-        for name, shape in shapes:
-            where = f"segment {i} layer {name}"
-            vals = cur.unpack(layer_head, f"payload of {where}")
-            scales = np.array(vals[:k], dtype=np.float32)
-            counts = np.array(vals[k : 2 * k + 1], dtype=np.uint32)
-            n_words = vals[-1]
-            if not np.all(np.isfinite(scales)):
-                _fail(f"{where}: non-finite scale")
-            n = math.prod(shape)
-            if int(counts.sum(dtype=np.uint64)) != n:
-                _fail(f"{where}: level counts sum to {int(counts.sum(dtype=np.uint64))}, the layer has {n} weights")
-            if n_words * 4 > cur.end - cur.pos:
-                _fail(f"{where}: {n_words} coded words exceed the segment payload")
-            words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
-            cur.pos += n_words * 4
-            levels = decode_levels(words, counts, n, what=where)
-            layers.append(LayerPayload(scales=scales, levels=levels))
-            sizes["scales"] += 4 * k
-            sizes["counts"] += 4 * (k + 1) + 4
-            sizes[f"masks/{name}"] += 4 * n_words
+        layers = [read_layer(cur, f"segment {i} layer {name}", name, shape) for name, shape in shapes]
         if cur.pos != cur.end:
             _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
         pos = cur.end
@@ -575,29 +564,23 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
     return header, segments, sizes
 
 
-def _read_quant(data: bytes, header: Header, table: list[tuple[int, int, int, int]], pos: int):
-    """read_slt for the dense and sparse baselines."""
-    shapes = header.network.layer_shapes()
-    sizes = {"header": pos - _U16.size - _SEG.size * len(table), "segment_table": _U16.size + _SEG.size * len(table)}
-    sizes["quant"] = 0
-    sizes["counts"] = 0
-    if header.method == "sparse":
-        for name, _ in shapes:
-            sizes[f"masks/{name}"] = 0
-    for name, _ in shapes:
-        sizes[f"values/{name}"] = 0
-    segments = []
-    for i, (first, count, seed, length) in enumerate(table):
-        cur = _Cursor(data, pos + length)
-        cur.pos = pos
-        layers = [
-            _read_quant_layer(data, cur, header.method, f"segment {i} layer {name}", math.prod(shape), sizes, name)
-            for name, shape in shapes
-        ]
-        if cur.pos != cur.end:
-            _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
-        pos = cur.end
-        segments.append(Segment(first_frame=first, frame_count=count, seed=seed, layers=layers))
-    sizes["crc"] = _U32.size
-    assert sum(sizes.values()) == len(data)
-    return header, segments, sizes
+def _read_supermask_layer(data: bytes, cur: "_Cursor", k: int, layer_head: struct.Struct, where: str, name: str,
+                          n: int, sizes: dict[str, int]) -> LayerPayload:
+    """One layer of a supermask method: K scales, K+1 level counts, the coded levels."""
+    vals = cur.unpack(layer_head, f"payload of {where}")
+    scales = np.array(vals[:k], dtype=np.float32)
+    counts = np.array(vals[k : 2 * k + 1], dtype=np.uint32)
+    n_words = vals[-1]
+    if not np.all(np.isfinite(scales)):
+        _fail(f"{where}: non-finite scale")
+    if int(counts.sum(dtype=np.uint64)) != n:
+        _fail(f"{where}: level counts sum to {int(counts.sum(dtype=np.uint64))}, the layer has {n} weights")
+    if n_words * 4 > cur.end - cur.pos:
+        _fail(f"{where}: {n_words} coded words exceed the segment payload")
+    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+    cur.pos += n_words * 4
+    levels = decode_levels(words, counts, n, what=where)
+    sizes["scales"] += 4 * k
+    sizes["counts"] += 4 * (k + 1) + 4
+    sizes[f"masks/{name}"] += 4 * n_words
+    return LayerPayload(scales=scales, levels=levels)
