@@ -13,11 +13,11 @@ from .bitstream import Header, Segment
 from .bitstream.format import QUANT_METHODS
 from .entropy.values import dequantize
 from .errors import InputError
-from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions
+from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions, inference_batch
 from .video.clip import VideoInfo
 from .video.colour import rgb_to_yuv420
 
-RENDER_BATCH = 8
+RENDER_BATCH = None  # frames per forward pass: None = as many as the memory budget allows (nerv.inference_batch)
 
 
 def parse_frame_range(spec: str | None, total: int) -> range:
@@ -67,8 +67,9 @@ class Decoder:
         return self._nets[si]
 
     @torch.inference_mode()
-    def render_rgb(self, frames: range, batch: int = RENDER_BATCH) -> Iterator[torch.Tensor]:
+    def render_rgb(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[torch.Tensor]:
         """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
+        batch = batch or inference_batch(self.header.network)
         for si, seg in enumerate(self.segments):
             lo = max(frames.start, seg.first_frame)
             hi = min(frames.stop, seg.first_frame + seg.frame_count)
@@ -76,7 +77,7 @@ class Decoder:
                 idx = torch.arange(start, min(hi, start + batch), device=self.device) - seg.first_frame
                 yield self._net(si)(frame_positions(idx, seg.frame_count))
 
-    def render(self, frames: range, batch: int = RENDER_BATCH) -> Iterator[np.ndarray]:
+    def render(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[np.ndarray]:
         """uint8 I420 batches (B, H*W*3/2), exactly what every output format receives."""
         for rgb in self.render_rgb(frames, batch):
             yield rgb_to_yuv420(rgb, self.info).cpu().numpy()

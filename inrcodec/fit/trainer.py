@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics.quality import mse_to_psnr
-from ..model.nerv import NeRV, dense_layers, frame_positions, supermask_layers
+from ..model.nerv import NeRV, inference_batch, dense_layers, frame_positions, supermask_layers
 from ..video.clip import VideoInfo
 from ..video.colour import yuv420_to_rgb
 
@@ -167,8 +167,9 @@ class Fitter:
         for m in self.layers:
             m.refresh_levels(update_thresholds=True)
         se = torch.zeros((), dtype=torch.float64, device=self.device)
-        for start in range(0, self.count, max(self.opts.batch_size, 4)):
-            idx = torch.arange(start, min(self.count, start + max(self.opts.batch_size, 4)))
+        step = inference_batch(self.net.config)
+        for start in range(0, self.count, step):
+            idx = torch.arange(start, min(self.count, start + step))
             out = self.net(self._positions(idx))
             se += ((out - self._targets(idx.to(self.device))) ** 2).double().sum()
         pixels = self.count * 3 * self.info.width * self.info.height

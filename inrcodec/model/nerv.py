@@ -55,6 +55,18 @@ class NeRV(nn.Module):
         return (torch.tanh(x[:, :, : self.height, : self.width]) + 1.0) * 0.5
 
 
+def inference_batch(config: NetworkConfig, budget_bytes: int = 96 << 20, most: int = 8) -> int:
+    """Frames per no-grad forward pass so that the largest activations (a block's conv output
+    before PixelShuffle plus its shuffled copy, float32) stay within budget_bytes: 8 frames at
+    176x144, 1 at 640x480 and above."""
+    per_frame = 0
+    h, w = config.grid_h, config.grid_w
+    for i, s in enumerate(config.strides):
+        h, w = h * s, w * s
+        per_frame = max(per_frame, 2 * 4 * config.channels[i + 1] * h * w)
+    return max(1, min(most, budget_bytes // max(per_frame, 1)))
+
+
 def layer_gains(config: NetworkConfig) -> list[float]:
     """Kaiming gain of each layer: GELU_GAIN before a GELU, 1 for the output head."""
     return [GELU_GAIN] * (len(config.layer_shapes()) - 1) + [1.0]
