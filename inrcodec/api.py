@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 
 
@@ -22,6 +23,7 @@ from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_devi
 from .errors import InputError
 from .fit.trainer import EpochReport
 from .metrics.video import compare
+from .rate import widths_for_bpp
 from .model.config import NetworkConfig
 from .video.io import guess_format, open_writer, read_video
 
@@ -54,7 +56,7 @@ def check_overwrite(path: str, overwrite: bool) -> None:
         raise InputError(f"{path}: directory {parent} does not exist")
 
 
-def bpp(num_bytes: int, width: int, height: int, frames: int) -> float:
+def bits_per_pixel(num_bytes: int, width: int, height: int, frames: int) -> float:
     return 8.0 * num_bytes / (width * height * frames)
 
 
@@ -68,6 +70,7 @@ def encode(
     start: int = 0,
     matrix: str | None = None,
     full_range: bool | None = None,
+    bpp: float | None = None,
     options: EncodeOptions | None = None,
     overwrite: bool = False,
     on_epoch: Callable[[int, int, EpochReport], None] | None = None,
@@ -84,6 +87,11 @@ def encode(
     every `checkpoint_minutes` and on Ctrl-C; `resume=True` continues from it. The checkpoint is
     deleted once the output is written."""
     options = options or EncodeOptions()
+    if bpp is not None:
+        if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
+            raise InputError(f"--bpp must be a positive number, got {bpp}")
+        if any(v is not None for v in (options.stem_hidden, options.c0, options.c_min)):
+            raise InputError("--bpp chooses the widths itself: drop --stem-hidden/--channels/--min-channels")
     check_overwrite(output, overwrite)
     options.validate()  # every option check before the (possibly long) read and fit
     device = resolve_device(options.device)
@@ -96,6 +104,8 @@ def encode(
                       full_range=full_range, stdin=stdin)
     if frames is not None and len(clip) < frames:
         raise InputError(f"--frames {frames} is beyond the clip: only {len(clip)} frames from frame {start}")
+    if bpp is not None:  # rate control: the preset's widths scaled to land near the target
+        options = replace(options, **widths_for_bpp(clip, options, bpp))
     t0 = time.perf_counter()
     plan = CheckpointOptions(ckpt, resume, checkpoint_minutes) if ckpt is not None else None
     data = encode_clip(clip, options, on_epoch, checkpoint=plan)
@@ -113,7 +123,7 @@ def encode(
     header, segments, _ = read_slt(data)
     report = {
         "bytes": len(data),
-        "bpp": bpp(len(data), clip.info.width, clip.info.height, len(clip)),
+        "bpp": bits_per_pixel(len(data), clip.info.width, clip.info.height, len(clip)),
         "frames": len(clip),
         "width": clip.info.width,
         "height": clip.info.height,
@@ -154,7 +164,7 @@ def decode(
             count += batch.shape[0]
     seconds = time.perf_counter() - t0
     return {
-        "bpp": bpp(len(data), header.width, header.height, header.frames),
+        "bpp": bits_per_pixel(len(data), header.width, header.height, header.frames),
         "frames": count,
         "fps": count / seconds if seconds > 0 else math.inf,
         "seconds": seconds,
@@ -184,7 +194,7 @@ def info(input: str, stdin=None) -> dict:
         "network": network_summary(header.network),
         "weights": header.network.num_weights() * len(segments),
         "bytes": len(data),
-        "bpp": bpp(len(data), header.width, header.height, header.frames),
+        "bpp": bits_per_pixel(len(data), header.width, header.height, header.frames),
         "sections": sections,
     }
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from inrcodec.bench.run import NEURAL_METHODS, STANDARD_CODECS, level_entropy_bits, widths_for_weights
+from inrcodec.bench.run import NEURAL_METHODS, STANDARD_CODECS
+from inrcodec.rate import level_entropy_bits, widths_for_weights
 from inrcodec.cli.main import main
 from inrcodec.model.config import plan_network
 from inrcodec.video.io import write_video

@@ -165,3 +165,18 @@ def test_colour_tags_of_raw_input_reach_the_file_and_the_decoded_y4m(tmp_path, y
     inrcodec.decode(str(out), str(tmp_path / "c.y4m"), device="cpu")
     info = read_video(str(tmp_path / "c.y4m")).info
     assert (info.matrix, info.full_range) == ("bt709", True)
+
+
+@pytest.mark.parametrize("method", ["slt", "supermask"])
+def test_target_bpp_lands_within_five_percent(tmp_path, method):
+    clip = synthetic_clip(64, 48, frames=4)
+    src = tmp_path / "c.y4m"
+    from inrcodec.video.io import write_video
+
+    write_video(str(src), clip, "y4m")
+    opts = EncodeOptions(method=method, preset="tiny", device="cpu", fit=FitOptions(epochs=1))
+    report = inrcodec.encode(str(src), str(tmp_path / "c.slt"), bpp=3.0, options=opts)
+    assert abs(report["bpp"] / 3.0 - 1) <= 0.05
+    with pytest.raises(InputError, match="widths"):
+        inrcodec.encode(str(src), str(tmp_path / "d.slt"), bpp=3.0,
+                        options=EncodeOptions(preset="tiny", c0=4, fit=FitOptions(epochs=1)))

@@ -83,6 +83,8 @@ def cli() -> None:
                    f"(dense, sparse, default {FitOptions.lr_weights:g}).")
 @click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
+@click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
+              "(within a few %% for slt, slt-fixed, supermask; a first guess for dense, sparse).")
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
 @click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
 @click.option("--min-channels", "c_min", type=int, help="Override the preset's narrowest feature width.")
@@ -95,7 +97,7 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def encode(input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
-           finetune, seed, device, batch_size, lr, lr_scales, segment_frames, stem_hidden, c0, c_min, fixed_gain,
+           finetune, seed, device, batch_size, lr, lr_scales, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
            checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     if frames is not None and frames < 1:
@@ -113,7 +115,7 @@ def encode(input, output, size, fps, matrix, colour_range, frames, start, method
     with EpochProgress(enabled=not quiet) as progress:
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
-            matrix=matrix, full_range=None if colour_range is None else colour_range == "full",
+            matrix=matrix, full_range=None if colour_range is None else colour_range == "full", bpp=bpp,
             frames=frames, start=start, options=options, overwrite=overwrite, on_epoch=progress.update,
             checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes,
         )
