@@ -263,6 +263,15 @@ def _header_bytes(h: Header) -> bytes:
     return bytes(out)
 
 
+def _flat_integers(array, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """An integer payload array given flat (n,) or in the weight's shape, returned flat."""
+    a = np.asarray(array)
+    n = math.prod(shape)
+    if a.shape not in ((n,), tuple(shape)) or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{what} must be integers of shape ({n},) or {tuple(shape)}, got {a.dtype} {a.shape}")
+    return a.reshape(-1)
+
+
 def _quant_layer_bytes(method: str, where: str, shape: tuple[int, ...], layer: QuantLayer) -> bytes:
     if not isinstance(layer, QuantLayer):
         raise ValueError(f"{where}: method {method!r} needs QuantLayer payloads, got {type(layer).__name__}")
@@ -272,13 +281,7 @@ def _quant_layer_bytes(method: str, where: str, shape: tuple[int, ...], layer: Q
     step = np.float32(layer.step)
     if not (np.isfinite(step) and step > 0):
         raise ValueError(f"{where}: quantisation step must be finite and positive, got {layer.step!r}")
-    values = np.asarray(layer.values)
-    n = math.prod(shape)
-    if values.shape not in ((n,), tuple(shape)) or not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(
-            f"{where}: values must be integers of shape ({n},) or {tuple(shape)}, got {values.dtype} {values.shape}"
-        )
-    values = values.reshape(-1)
+    values = _flat_integers(layer.values, shape, f"{where}: values")
     top = qmax(int(bits))
     if values.size and (int(values.min()) < -top or int(values.max()) > top):
         raise ValueError(f"{where}: values must lie in -{top}..{top} for {bits} bits")
@@ -318,12 +321,7 @@ def _payload_bytes(h: Header, seg_index: int, seg: Segment) -> bytes:
         scales = scales.astype("<f4")
         if not np.all(np.isfinite(scales)):
             raise ValueError(f"{where}: scales must be finite")
-        levels = np.asarray(layer.levels)
-        n = math.prod(shape)
-        if levels.shape not in ((n,), tuple(shape)) or not np.issubdtype(levels.dtype, np.integer):
-            raise ValueError(
-                f"{where}: levels must be integers of shape ({n},) or {tuple(shape)}, got {levels.dtype} {levels.shape}"
-            )
+        levels = _flat_integers(layer.levels, shape, f"{where}: levels")
         counts = level_counts(levels, k + 1)  # raises ValueError on levels outside 0..K
         levels = np.ascontiguousarray(levels, dtype=np.uint8).reshape(-1)
         words = encode_levels(levels, counts)
