@@ -35,7 +35,7 @@ class FitOptions:
     lr_scales: float = 0.05  # relative: the scales are parametrised as alpha0 * rel
     lr_weights: float = 1e-2  # dense and sparse methods: Adam on the weights (tuned: docs/usage.md, "Baselines")
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
-    threshold_every: int = 10  # steps between exact threshold selections
+    threshold_every: int = 4  # steps between exact threshold selections (measured: docs/results.md)
     levels_every: int = 1  # steps between level updates from the scores (cached thresholds between)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
     seed: int = 0
