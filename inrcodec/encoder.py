@@ -196,6 +196,44 @@ class CheckpointOptions:
     minutes: float = 5.0
 
 
+def segment_seed(options: EncodeOptions, segment: int) -> int:
+    """Each segment's network seed: the base seed plus the segment index, as a u64."""
+    return (int(options.seed) + segment) % (1 << 64)
+
+
+def _run_stage(
+    fitter: Fitter,
+    where: tuple[int, int],
+    done: list[dict],
+    saver: Checkpointer | None,
+    on_epoch: Callable[[int, int, EpochReport], None] | None,
+    should_stop: Callable[[], bool],
+    extra_state: dict | None = None,
+    epochs: tuple[int, int] | None = None,
+) -> None:
+    """Run one fit with progress reports, periodic checkpoints and Ctrl-C handling (checkpoint,
+    then Interrupted). `extra_state` joins the saved fitter state; `epochs` = (offset, total)
+    renumbers the reported epochs when a segment is fitted in stages."""
+    si, n_segments = where
+
+    def state() -> dict:
+        return {**fitter.state_dict(), **(extra_state or {})}
+
+    def after_epoch(report: EpochReport) -> None:
+        if on_epoch:
+            if epochs is not None:
+                report = EpochReport(epochs[0] + report.epoch, epochs[1], report.loss, report.psnr, report.best_psnr)
+            on_epoch(si, n_segments, report)
+        if saver is not None and saver.due():
+            saver.save(si, done, state())
+
+    if not fitter.run(on_epoch=after_epoch, should_stop=should_stop):
+        if saver is None:
+            raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)")
+        saver.save(si, done, state())
+        raise Interrupted(f"interrupted; progress saved to {saver.path}: run the same command with --resume to continue")
+
+
 def encode_clip(
     clip: Clip,
     options: EncodeOptions,
@@ -227,7 +265,7 @@ def encode_clip(
     with ctrl_c_requests_stop() as stop_flag:
         for si in range(len(done), len(ranges)):
             first, count = ranges[si]
-            seed = (int(options.seed) + si) % (1 << 64)
+            seed = segment_seed(options, si)
             if options.method in QUANT_METHODS:
                 resume = state["fitter"] if state is not None and int(state["segment"]) == si else None
                 done.append(_fit_quantised(clip, options, config, (si, len(ranges)), seed, device, done, resume,
@@ -237,18 +275,7 @@ def encode_clip(
             fitter = Fitter(net, clip.frames[first : first + count], info, options.fit, device)
             if state is not None and int(state["segment"]) == si:
                 fitter.load_state_dict(state["fitter"])
-
-            def after_epoch(report: EpochReport, si=si, fitter=fitter) -> None:
-                if on_epoch:
-                    on_epoch(si, len(ranges), report)
-                if saver is not None and saver.due():
-                    saver.save(si, done, fitter.state_dict())
-
-            if not fitter.run(on_epoch=after_epoch, should_stop=stop_flag.is_set):
-                if saver is None:
-                    raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)")
-                saver.save(si, done, fitter.state_dict())
-                raise Interrupted(f"interrupted; progress saved to {saver.path}: run the same command with --resume to continue")
+            _run_stage(fitter, (si, len(ranges)), done, saver, on_epoch, stop_flag.is_set)
             result = fitter.result()
             done.append({"levels": [torch.from_numpy(lv) for lv in result.levels],
                          "scales": [torch.from_numpy(sc) for sc in result.scales]})
@@ -257,10 +284,10 @@ def encode_clip(
         if options.method in QUANT_METHODS:
             layers = [QuantLayer(step=float(st), values=v.numpy(), bits=options.quant_bits)
                       for st, v in zip(seg["steps"].tolist(), seg["values"])]
-            segments.append(Segment(first_frame=first, frame_count=count, seed=(int(options.seed) + si) % (1 << 64), layers=layers))
-            continue
-        layers = [LayerPayload(scales=sc.numpy().astype(np.float32), levels=lv.numpy()) for sc, lv in zip(seg["scales"], seg["levels"])]
-        segments.append(Segment(first_frame=first, frame_count=count, seed=(int(options.seed) + si) % (1 << 64), layers=layers))
+        else:
+            layers = [LayerPayload(scales=sc.numpy().astype(np.float32), levels=lv.numpy())
+                      for sc, lv in zip(seg["scales"], seg["levels"])]
+        segments.append(Segment(first_frame=first, frame_count=count, seed=segment_seed(options, si), layers=layers))
     return write_slt(header, segments)
 
 
@@ -281,25 +308,14 @@ def _fit_quantised(
     fine-tune under the fixed mask (stage 2); quantise. Returns the finished segment's entry of
     `done` ({"steps": float32 (L,), "values": int16 per layer}). A checkpointed state carries its
     "stage" and, in stage 2, the masks (the Fitter's state)."""
-    si, n_segments = where
+    si, _ = where
     first, count = segment_ranges(len(clip), options.segment_frames)[si]
     frames = clip.frames[first : first + count]
     train, tune = options.epoch_split()
     net = build_network(options, config, clip.info.width, clip.info.height, seed, device)
 
     def run(fitter: Fitter, stage: int, offset: int) -> None:
-        def after_epoch(report: EpochReport) -> None:
-            if on_epoch:
-                on_epoch(si, n_segments, EpochReport(offset + report.epoch, train + tune, report.loss, report.psnr,
-                                                     report.best_psnr))
-            if saver is not None and saver.due():
-                saver.save(si, done, {**fitter.state_dict(), "stage": stage})
-
-        if not fitter.run(on_epoch=after_epoch, should_stop=should_stop):
-            if saver is None:
-                raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)")
-            saver.save(si, done, {**fitter.state_dict(), "stage": stage})
-            raise Interrupted(f"interrupted; progress saved to {saver.path}: run the same command with --resume to continue")
+        _run_stage(fitter, where, done, saver, on_epoch, should_stop, {"stage": stage}, (offset, train + tune))
 
     masks = None
     if resume is not None and int(resume.get("stage", 1)) == 2:
