@@ -207,18 +207,19 @@ class ContainerSink:
             else (_CS_SMPTE170M, _PRI_SMPTE170M, _TRC_SMPTE170M)
         )
         self._range = _RANGE_JPEG if info.full_range else _RANGE_MPEG
-        for attr, val in zip(("colorspace", "color_primaries", "color_trc"), self._tags):
-            try:
-                setattr(cc, attr, val)
-            except (AttributeError, TypeError, ValueError):
-                pass
-        try:
-            cc.color_range = self._range
-        except (AttributeError, TypeError, ValueError):
-            pass
+        self._tag(cc)
         self.stream = st
         self.rate = rate
         self.pts = 0
+
+    def _tag(self, obj) -> None:
+        """Set the colour tags on the codec context or a frame, best effort (PyAV versions differ
+        in which of these attributes are writable)."""
+        for attr, val in zip(("colorspace", "color_primaries", "color_trc", "color_range"), (*self._tags, self._range)):
+            try:
+                setattr(obj, attr, val)
+            except (AttributeError, TypeError, ValueError):
+                pass
 
     def write(self, frames: np.ndarray) -> None:
         frames = check_frames(frames, self.info)
@@ -227,15 +228,7 @@ class ContainerSink:
             vf = av.VideoFrame.from_ndarray(
                 np.ascontiguousarray(fr).reshape(h * 3 // 2, w), format="yuv420p"
             )
-            for attr, val in zip(("colorspace", "color_primaries", "color_trc"), self._tags):
-                try:
-                    setattr(vf, attr, val)
-                except (AttributeError, TypeError, ValueError):
-                    pass
-            try:
-                vf.color_range = self._range
-            except (AttributeError, TypeError, ValueError):
-                pass
+            self._tag(vf)
             vf.pts = self.pts
             vf.time_base = self.stream.time_base
             self.pts += 1
