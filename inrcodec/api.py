@@ -17,7 +17,7 @@ from fractions import Fraction
 
 
 from .atomic import atomic_output
-from .bitstream import Header, Segment, read_slt
+from .bitstream import VERSION, Header, Segment, read_slt
 from .decoder import Decoder, parse_frame_range
 from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_device
 from .errors import InputError
@@ -177,7 +177,7 @@ def decode(
 def info(input: str, stdin=None) -> dict:
     data, header, segments, sections = load_slt(input, stdin)
     return {
-        "version": 1,
+        "version": VERSION,
         "method": header.method,
         "width": header.width,
         "height": header.height,

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..api import bits_per_pixel
 from ..bitstream import read_slt
 from ..decoder import Decoder
 from ..encoder import EncodeOptions, encode_clip, resolve_device
@@ -95,7 +96,7 @@ def run_bench(
         for method in methods:
             data, opts, enc_s = encode_at_bpp(clip, method_options(base, method), bpp)
             frames, fps = decode_all(data, device)
-            row = {"method": method, "target_bpp": bpp, "bpp": 8 * len(data) / (clip.info.width * clip.info.height * len(clip)),
+            row = {"method": method, "target_bpp": bpp, "bpp": bits_per_pixel(len(data), clip.info.width, clip.info.height, len(clip)),
                    "bytes": len(data), "weights": opts.network(clip.info.width, clip.info.height).num_weights(),
                    **compare(clip, frames, with_flip=with_flip), "encode_seconds": enc_s, "decode_fps": fps, "file": None}
             if keep_files:
