@@ -2,7 +2,7 @@
 epochs, and print wall seconds (fitting only) to reach a target RGB PSNR and the final PSNR.
 
     python benchmarks/time_to_quality.py --input ../shared/data/tree.avi --epochs 40 \
-        --lr 0.05 --lr-scales 0.05 --batch 2 --threshold-every 10 [--fixed-scales] [--target 24]
+        --lr 0.05 --lr-scales 0.05 --batch 1 [--exact-thresholds] [--fixed-scales] [--target 24]
 
 One JSON line per run is appended to --log (default: none) so sweeps can be tabulated.
 """
@@ -32,8 +32,7 @@ def main() -> None:
     ap.add_argument("--lr-scales", type=float, default=FitOptions.lr_scales)
     ap.add_argument("--batch", type=int, default=FitOptions.batch_size)
     ap.add_argument("--warmup", type=float, default=FitOptions.warmup)
-    ap.add_argument("--threshold-every", type=int, default=FitOptions.threshold_every)
-    ap.add_argument("--levels-every", type=int, default=FitOptions.levels_every)
+    ap.add_argument("--exact-thresholds", action="store_true", help="exact thresholds every step (default: sampled)")
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--sparsity", default="0.5,0.8,0.92")
     ap.add_argument("--fixed-scales", action="store_true")
@@ -50,7 +49,7 @@ def main() -> None:
     cfg = plan_network(info.width, info.height, args.preset)
     net = build_supermask_nerv(cfg, info.width, info.height, args.seed, sparsity, device, learn_scales=not args.fixed_scales)
     opts = FitOptions(epochs=args.epochs, batch_size=args.batch, lr_scores=args.lr, lr_scales=args.lr_scales,
-                      warmup=args.warmup, threshold_every=args.threshold_every, levels_every=args.levels_every, eval_every=args.eval_every, seed=args.seed)
+                      warmup=args.warmup, exact_thresholds=args.exact_thresholds, eval_every=args.eval_every, seed=args.seed)
     fitter = Fitter(net, clip.frames, info, opts, device)
     reached = None
     curve = []
@@ -67,7 +66,7 @@ def main() -> None:
     row = {
         "input": args.input, "preset": args.preset, "weights": cfg.num_weights(), "epochs": args.epochs,
         "lr": args.lr, "lr_scales": args.lr_scales, "batch": args.batch, "warmup": args.warmup,
-        "threshold_every": args.threshold_every, "levels_every": args.levels_every, "sparsity": args.sparsity, "fixed_scales": args.fixed_scales,
+        "exact_thresholds": args.exact_thresholds, "sparsity": args.sparsity, "fixed_scales": args.fixed_scales,
         "device": str(device), "threads": torch.get_num_threads(),
         "best_psnr": round(fitter.best_psnr, 3), "fit_seconds": round(fitter.seconds, 1),
         "wall_seconds": round(time.perf_counter() - t0, 1), "seconds_to_target": reached and round(reached, 1),

@@ -215,7 +215,7 @@ def test_dense_fitting_improves_quality(clip):
     assert result.psnr == max(r.psnr for r in fitter.history if r.psnr is not None)
     assert result.levels == [] and [w.shape for w in result.weights] == [s for _, s in NET.layer_shapes()]
     state = fitter.state_dict()  # a dense fitter's checkpoint: plain tensors, masks none
-    assert state["masks"] == [] and state["thresholds"] == []
+    assert state["masks"] == [] and state["best_scales"] == []
 
 
 def test_fitter_masks_only_for_dense_networks(clip):

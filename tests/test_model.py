@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from inrcodec.model.config import plan_network
-from inrcodec.model.masked import SupermaskWeight, fold_weight, init_scale, level_counts_for
+from inrcodec.model.masked import SAMPLE, SupermaskWeight, fold_weight, init_scale, level_counts_for, refresh_masks
 from inrcodec.model.nerv import build_decoder_nerv, build_supermask_nerv, supermask_layers
 from inrcodec.model.rng import random_signs
 
@@ -59,6 +59,40 @@ def test_levels_are_nested_masks_at_the_target_densities():
     # nested: a weight in mask k is in every mask below k, and its level follows its |score| order
     order = torch.argsort(layer.scores.detach().abs().flatten())
     assert torch.all(torch.diff(level[order]) >= 0)
+
+
+def test_sampled_thresholds_give_nested_masks_near_the_target_densities():
+    cfg = plan_network(96, 64, "small")
+    net = build_supermask_nerv(cfg, 96, 64, seed=2, sparsity=SPARSITY)
+    layers = supermask_layers(net)
+    with torch.no_grad():
+        for m in layers:  # scores that are no longer the initial draw
+            m.scores.mul_(torch.rand_like(m.scores) + 0.5)
+    refresh_masks(layers)
+    for m in layers:
+        level = m.level.flatten()
+        n = level.numel()
+        kept = torch.tensor([int((level >= k).sum()) for k in range(1, 4)], dtype=torch.float64)
+        target = torch.tensor(level_counts_for(n, SPARSITY), dtype=torch.float64)
+        # a sample of SAMPLE values: the density is off by a few standard errors at most
+        assert torch.all((kept - target).abs() / n <= 4 * (0.25 / SAMPLE) ** 0.5 + 1 / n)
+        order = torch.argsort(m.scores.detach().abs().flatten())
+        assert torch.all(torch.diff(level[order]) >= 0)  # still nested and ordered by |score|
+    refresh_masks(layers, exact=True)
+    for m in layers:
+        level = m.level.flatten()
+        assert [int((level >= k).sum()) for k in range(1, 4)] == level_counts_for(level.numel(), SPARSITY)
+
+
+def test_installed_levels_stay_until_unfrozen_and_fold_like_the_decoder():
+    layer = make_layer()
+    level = torch.randint(0, 4, layer.signs.shape)
+    layer.set_levels(level)
+    with torch.no_grad():
+        layer.scores.normal_()
+    refresh_masks([layer])
+    torch.testing.assert_close(layer.level, level)
+    torch.testing.assert_close(layer(), fold_weight(layer.signs, level, layer.scales()))
 
 
 def test_initial_scale_keeps_kaiming_second_moment():

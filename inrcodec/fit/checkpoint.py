@@ -20,7 +20,7 @@ import torch
 from ..atomic import atomic_output
 from ..errors import InputError, InrcodecError
 
-FORMAT = 1
+FORMAT = 2  # 2: masks are recomputed from the scores on resume (no thresholds or levels stored)
 
 
 class Interrupted(InrcodecError):

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics.quality import mse_to_psnr
+from ..model.masked import refresh_masks
 from ..model.nerv import NeRV, inference_batch, dense_layers, frame_positions, supermask_layers
 from ..video.clip import VideoInfo
 from ..video.colour import yuv420_to_rgb
@@ -35,8 +36,7 @@ class FitOptions:
     lr_scales: float = 0.05  # relative: the scales are parametrised as alpha0 * rel
     lr_weights: float = 1e-2  # dense and sparse methods: Adam on the weights (tuned: docs/usage.md, "Baselines")
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
-    threshold_every: int = 4  # steps between exact threshold selections (measured: docs/results.md)
-    levels_every: int = 1  # steps between level updates from the scores (cached thresholds between)
+    exact_thresholds: bool = False  # every step: exact selection instead of the sampled estimate (docs/results.md)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
     seed: int = 0
 
@@ -145,10 +145,7 @@ class Fitter:
             if should_stop is not None and should_stop():
                 return False
             idx = self.perm[self.pos * bs : (self.pos + 1) * bs].to(self.device)
-            if self.step % max(1, self.opts.levels_every) == 0:
-                exact = self.step % max(1, self.opts.threshold_every) == 0
-                for m in self.layers:
-                    m.refresh_levels(update_thresholds=exact)
+            refresh_masks(self.layers, exact=self.opts.exact_thresholds)
             self._set_lr()
             loss = F.mse_loss(self.net(self._positions(idx)), self._targets(idx))
             self.optimizer.zero_grad(set_to_none=True)
@@ -162,10 +159,10 @@ class Fitter:
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """RGB PSNR of the whole segment with exact levels from the current scores."""
+        """RGB PSNR of the whole segment with the levels from the current scores, thresholds
+        selected as in the fitting steps (the evaluated masks are the trained ones)."""
         self.net.eval()
-        for m in self.layers:
-            m.refresh_levels(update_thresholds=True)
+        refresh_masks(self.layers, exact=self.opts.exact_thresholds)
         se = torch.zeros((), dtype=torch.float64, device=self.device)
         step = inference_batch(self.net.config)
         for start in range(0, self.count, step):
@@ -179,7 +176,7 @@ class Fitter:
         if self.dense:  # (weights, no scales)
             self.best = ([m.weight.detach().clone() for m in self.dense], [])
             return
-        self.best = ([m.level.clone() for m in self.layers], [m.scales().detach().clone() for m in self.layers])
+        self.best = ([m.level.to(torch.uint8) for m in self.layers], [m.scales().detach().clone() for m in self.layers])
 
     def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None) -> bool:
         """Train from where the fitter is to opts.epochs. Returns False when should_stop() asked it
@@ -214,7 +211,6 @@ class Fitter:
         holds the best weights and "masks" the pruning masks (empty list: none)."""
         state = {
             "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
-            "thresholds": [m._thresholds.cpu() if m._thresholds is not None else torch.empty(0) for m in self.layers],
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "epoch": self.epoch,
@@ -234,8 +230,6 @@ class Fitter:
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
-        for m, t in zip(self.layers, state["thresholds"]):
-            m._thresholds = t.to(self.device) if t.numel() else None
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.epoch, self.step, self.pos = int(state["epoch"]), int(state["step"]), int(state["pos"])
@@ -266,10 +260,9 @@ class Fitter:
             )
         levels, scales = self.best
         for m, lv, sc in zip(self.layers, levels, scales):
-            m.level = lv.clone()
+            m.set_levels(lv)
             with torch.no_grad():
                 m.rel.copy_(sc / m.alpha0)
-            m.freeze()
         return FitResult(
             levels=[lv.to("cpu", torch.uint8).numpy().reshape(-1) for lv in levels],
             scales=[sc.to("cpu", torch.float32).numpy() for sc in scales],

@@ -1,9 +1,17 @@
 """Hierarchical supermask weights: w_random * sum_k(alpha_k * m_k) with K nested masks.
 
-A weight whose |score| passes k of the K thresholds has "level" k (0..K); since the masks are nested,
-sum_k alpha_k m_k equals the cumulative scale table[level] with table = [0, a1, a1+a2, ...]. The
-forward pass is therefore one bucketize and one gather, with no Python loop over levels; the
-backward pass is a straight-through estimator for the scores and a bincount for the scales.
+Mask k keeps the weights whose |score| exceeds threshold t_k, the largest |score| that the target
+sparsity p_k drops; the thresholds increase, so the masks are nested and a weight's "level" (0..K)
+is the number of masks that keep it. The K masks are held as one (K, n) float tensor of 0/1
+"coats", so the forward pass is one vector-matrix product (alpha @ coats) times the signs and the
+scales' gradient is the transposed product: no gather, no bincount, no Python loop over levels.
+Gradients reach the scores through a straight-through estimator.
+
+Selecting exact thresholds costs a full selection over every layer's scores (4 ms per 300k
+weights on a CPU core, per level), more than the rest of the mask's work together, so fitting
+steps take them from a fixed sample of each layer's |scores|, all layers in one batched selection
+(refresh_masks; docs/results.md measures the cost and the quality). Evaluations use the same
+estimate, so the stored levels are the masks the fit trained with.
 """
 
 from __future__ import annotations
@@ -13,27 +21,25 @@ import math
 import torch
 from torch import nn
 
+SAMPLE = 8192  # |scores| per layer that a fitting step's thresholds are selected from
+
 
 class _SupermaskWeight(torch.autograd.Function):
-    """signs * table[level], with straight-through gradients to the scores."""
+    """signs * (scales @ coats), with straight-through gradients to the scores."""
 
     @staticmethod
-    def forward(ctx, scores, signs, level, table):  # noqa: D401 - autograd signature
-        ctx.save_for_backward(scores, signs, level)
-        ctx.table_size = table.numel()
-        return signs * torch.take(table, level)  # take: ~2x faster than indexing on CPU
+    def forward(ctx, scores, signs, coats, scales):  # noqa: D401 - autograd signature
+        ctx.save_for_backward(scores, signs, coats)
+        return signs * (scales @ coats).view_as(signs)
 
     @staticmethod
     def backward(ctx, grad):
-        scores, signs, level = ctx.saved_tensors
+        scores, signs, coats = ctx.saved_tensors
         g = grad * signs
         # The mask is treated as the identity of |score| (edge-popup's straight-through estimator).
         grad_scores = g * torch.sign(scores) if ctx.needs_input_grad[0] else None
-        grad_table = None
-        if ctx.needs_input_grad[3]:
-            grad_table = torch.bincount(level.flatten(), weights=g.flatten(), minlength=ctx.table_size)
-            grad_table = grad_table.to(grad.dtype)
-        return grad_scores, None, None, grad_table
+        grad_scales = coats @ g.flatten() if ctx.needs_input_grad[3] else None
+        return grad_scores, None, None, grad_scales
 
 
 def level_counts_for(n: int, sparsity: tuple[float, ...]) -> list[int]:
@@ -77,51 +83,75 @@ class SupermaskWeight(nn.Module):
         self.register_buffer("alpha0", torch.full((self.levels,), a0, dtype=torch.float32, device=signs.device))
         self.rel = nn.Parameter(torch.ones(self.levels, device=signs.device), requires_grad=learn_scales)
         n = signs.numel()
-        # k-th smallest |score| positions giving each threshold; k is 1-based for kthvalue.
-        self._kth = [min(int(math.floor(s * n)) + 1, n) for s in self.sparsity]
-        self.register_buffer("level", torch.zeros(signs.shape, dtype=torch.long, device=signs.device))
+        # Weights below mask k: the threshold is the drop[k]-th smallest |score| (1-based).
+        self._drop = [int(math.floor(s * n)) for s in self.sparsity]
+        # Fixed sample positions (with replacement) for the fitting steps' thresholds: the encoder's
+        # alone, never stored.
+        idx = torch.randint(0, n, (SAMPLE,), generator=torch.Generator().manual_seed(n))
+        self.register_buffer("sample", idx.to(signs.device), persistent=False)
+        self.register_buffer("coats", torch.zeros((self.levels, n), device=signs.device), persistent=False)
         self.frozen = False
-        self._thresholds: torch.Tensor | None = None
         self.refresh_levels()
 
     def scales(self) -> torch.Tensor:
         """alpha_1..alpha_K (the values the bitstream stores)."""
         return self.alpha0 * self.rel
 
-    def table(self) -> torch.Tensor:
-        return torch.cat([self.alpha0.new_zeros(1), torch.cumsum(self.scales(), 0)])
+    @property
+    def level(self) -> torch.Tensor:
+        """Every weight's level 0..K (number of masks keeping it), in the weight's shape."""
+        return self.coats.sum(0).long().view(self.signs.shape)
 
     @torch.no_grad()
     def thresholds(self) -> torch.Tensor:
-        """Exact |score| thresholds giving the K target sparsities (k-th smallest values)."""
-        flat = self.scores.detach().abs().flatten()
-        if flat.numel() < 4096:
-            srt = torch.sort(flat).values
-            return torch.stack([srt[k - 1] for k in self._kth])
-        return torch.stack([torch.kthvalue(flat, k).values for k in self._kth])
+        """The K exact |score| thresholds (k-th smallest values)."""
+        a = self.scores.detach().abs().flatten()
+        return torch.stack([torch.kthvalue(a, d).values if d > 0 else a.new_tensor(-1.0) for d in self._drop])
 
     @torch.no_grad()
-    def refresh_levels(self, update_thresholds: bool = True) -> None:
-        """Recompute every weight's level from the current scores. Exact thresholds cost a
-        selection per level; between refreshes the cached thresholds are reused and only the
-        bucketize runs (the densities then drift by a hair, and the bitstream stores real counts)."""
+    def refresh_levels(self, thresholds: torch.Tensor | None = None) -> None:
+        """Recompute the masks from the current scores, with exact thresholds unless given: coat
+        k = [|s| > t_k], compared straight into the float buffer (one pass; a bool tensor
+        converted to float costs 15 times as much)."""
         if self.frozen:
             return
-        if update_thresholds or self._thresholds is None:
-            self._thresholds = self.thresholds()
-        self.level = torch.bucketize(self.scores.detach().abs(), self._thresholds, right=True)
+        t = self.thresholds() if thresholds is None else thresholds
+        torch.gt(self.scores.detach().abs().view(1, -1), t.view(-1, 1), out=self.coats)
 
-    def freeze(self) -> None:
-        """Stop recomputing levels from scores (the levels are final)."""
+    @torch.no_grad()
+    def set_levels(self, level: torch.Tensor) -> None:
+        """Install given levels (e.g. the best ones seen) and stop recomputing them from scores."""
+        k = torch.arange(self.levels, device=level.device).view(-1, 1)
+        self.coats.copy_(level.reshape(1, -1) > k)
         self.frozen = True
 
     def forward(self) -> torch.Tensor:
-        return _SupermaskWeight.apply(self.scores, self.signs, self.level, self.table())
+        return _SupermaskWeight.apply(self.scores, self.signs, self.coats, self.scales())
 
     @torch.no_grad()
     def folded(self) -> torch.Tensor:
         """The plain dense weight, computed exactly as the decoder computes it."""
         return fold_weight(self.signs, self.level, self.scales())
+
+
+@torch.no_grad()
+def refresh_masks(layers: list[SupermaskWeight], exact: bool = False) -> None:
+    """Recompute every layer's masks from its scores (a fitting step). Exact thresholds cost a full
+    selection per layer and level; by default all layers' thresholds come instead from one batched
+    selection over their fixed samples of SAMPLE |scores| (per-layer calls were half the cost)."""
+    layers = [m for m in layers if not m.frozen]
+    if exact or not layers:
+        for m in layers:
+            m.refresh_levels()
+        return
+    sparsity = layers[0].sparsity
+    if any(m.sparsity != sparsity for m in layers):
+        raise ValueError("batched thresholds need one set of sparsities for all layers")
+    sample = torch.stack([m.scores.detach().view(-1).index_select(0, m.sample) for m in layers]).abs_()
+    drop = [max(1, int(math.floor(p * SAMPLE))) for p in sparsity]
+    t = torch.stack([torch.kthvalue(sample, d, dim=1).values for d in drop], dim=1)  # (layers, K)
+    for m, tm in zip(layers, t):
+        m.refresh_levels(tm)
 
 
 def fold_weight(signs: torch.Tensor, level: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
