@@ -14,6 +14,7 @@ from .bitstream.format import QUANT_METHODS
 from .entropy.values import dequantize
 from .errors import InputError
 from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions, inference_batch
+from .model.strips import activation_budget, render
 from .video.clip import VideoInfo
 from .video.colour import rgb_to_yuv420
 
@@ -69,13 +70,14 @@ class Decoder:
     @torch.inference_mode()
     def render_rgb(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[torch.Tensor]:
         """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
-        batch = batch or inference_batch(self.header.network)
+        batch = batch or inference_batch(self.header.width, self.header.height)
+        budget = activation_budget(self.device)
         for si, seg in enumerate(self.segments):
             lo = max(frames.start, seg.first_frame)
             hi = min(frames.stop, seg.first_frame + seg.frame_count)
             for start in range(lo, hi, batch):
                 idx = torch.arange(start, min(hi, start + batch), device=self.device) - seg.first_frame
-                yield self._net(si)(frame_positions(idx, seg.frame_count))
+                yield render(self._net(si), frame_positions(idx, seg.frame_count), budget)
 
     def render(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[np.ndarray]:
         """uint8 I420 batches (B, H*W*3/2), exactly what every output format receives."""

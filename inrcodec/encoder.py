@@ -131,6 +131,8 @@ class EncodeOptions:
             raise InputError("--epochs must be at least 1")
         if self.fit.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        if self.fit.activation_mib is not None and self.fit.activation_mib < 1:
+            raise InputError("the activation budget must be at least 1 MiB")
         if self.segment_frames is not None and self.segment_frames < 1:
             raise InputError("--segment-frames must be at least 1")
         if not self.fixed_gain > 0:

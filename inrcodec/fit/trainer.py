@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..metrics.quality import mse_to_psnr
 from ..model.masked import refresh_masks
 from ..model.nerv import NeRV, inference_batch, dense_layers, frame_positions, supermask_layers
+from ..model.strips import activation_budget, mse_backward, render
 from ..video.clip import VideoInfo
 from ..video.colour import yuv420_to_rgb
 
@@ -38,6 +38,7 @@ class FitOptions:
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
     exact_thresholds: bool = False  # every step: exact selection instead of the sampled estimate (docs/results.md)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
+    activation_mib: int | None = None  # activations per pass (row strips beyond it); None: by device
     seed: int = 0
 
 
@@ -114,6 +115,7 @@ class Fitter:
         self.perm: torch.Tensor | None = None  # this epoch's frame order, None between epochs
         self.pos = 0  # next batch of the epoch
         self.epoch_loss = torch.zeros((), device=device)
+        self.budget = activation_budget(device) if opts.activation_mib is None else opts.activation_mib << 20
 
     def _targets(self, idx: torch.Tensor) -> torch.Tensor:
         return yuv420_to_rgb(self.frames[idx], self.info)
@@ -147,9 +149,8 @@ class Fitter:
             idx = self.perm[self.pos * bs : (self.pos + 1) * bs].to(self.device)
             refresh_masks(self.layers, exact=self.opts.exact_thresholds)
             self._set_lr()
-            loss = F.mse_loss(self.net(self._positions(idx)), self._targets(idx))
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = mse_backward(self.net, self._positions(idx), self._targets(idx), self.budget)
             self.optimizer.step()
             self._apply_masks()
             self.epoch_loss += loss.detach() * idx.numel()
@@ -164,11 +165,12 @@ class Fitter:
         self.net.eval()
         refresh_masks(self.layers, exact=self.opts.exact_thresholds)
         se = torch.zeros((), dtype=torch.float64, device=self.device)
-        step = inference_batch(self.net.config)
+        step = inference_batch(self.info.width, self.info.height)
         for start in range(0, self.count, step):
             idx = torch.arange(start, min(self.count, start + step))
-            out = self.net(self._positions(idx))
-            se += ((out - self._targets(idx.to(self.device))) ** 2).double().sum()
+            out = render(self.net, self._positions(idx), self.budget)
+            # in place, no float64 copy of the batch: torch's float32 sum is cascaded (accurate)
+            se += out.sub_(self._targets(idx.to(self.device))).square_().sum().double()
         pixels = self.count * 3 * self.info.width * self.info.height
         return mse_to_psnr(float(se) / pixels)
 

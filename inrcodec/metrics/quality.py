@@ -30,28 +30,35 @@ def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
     return mse_to_psnr(float(np.mean(d * d)), 255.0)
 
 
-def _gaussian_window(channels: int, device, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def _gaussian_1d(device, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
     g = torch.exp(-(x * x) / (2 * sigma * sigma))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+    return g / g.sum()
 
 
-def _ssim_terms(x: torch.Tensor, y: torch.Tensor, win: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """The 11x11 Gaussian window (an outer product) as two 1-D passes, 'valid' borders: a fifth of
+    the arithmetic, and no 121-tap column buffer for a single-channel 2-D convolution."""
+    return F.conv2d(F.conv2d(x, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
+
+
+def _ssim_terms(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 1, H, W) images -> mean SSIM and mean contrast-structure term per image, (B, 1)."""
     c1, c2 = 0.01**2, 0.03**2
-    ch = x.shape[1]
-    mu_x = F.conv2d(x, win, groups=ch)
-    mu_y = F.conv2d(y, win, groups=ch)
-    sxx = F.conv2d(x * x, win, groups=ch) - mu_x * mu_x
-    syy = F.conv2d(y * y, win, groups=ch) - mu_y * mu_y
-    sxy = F.conv2d(x * y, win, groups=ch) - mu_x * mu_y
+    mu_x = _blur(x, g)
+    mu_y = _blur(y, g)
+    sxx = _blur(x * x, g) - mu_x * mu_x
+    syy = _blur(y * y, g) - mu_y * mu_y
+    sxy = _blur(x * y, g) - mu_x * mu_y
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     lum = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
     return (lum * cs).mean(dim=(2, 3)), cs.mean(dim=(2, 3))
 
 
 def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-image MS-SSIM of (B, C, H, W) tensors in [0, 1], averaged over channels -> (B,)."""
+    """Per-image MS-SSIM of (B, C, H, W) tensors in [0, 1], averaged over channels -> (B,).
+    Channels are computed one at a time: the same numbers with a third of the feature maps held
+    (a 640x480 frame's five-scale pyramid of SSIM terms is ~55 MiB for all three at once)."""
     x, y = x.float(), y.float()
     side = min(x.shape[-2:])
     scales = max(1, min(5, int(math.floor(math.log2(side / 11))) + 1)) if side >= 11 else 0
@@ -59,13 +66,20 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise ValueError("frames smaller than 11 pixels have no MS-SSIM")
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], device=x.device)
     weights = weights / weights.sum()
-    win = _gaussian_window(x.shape[1], x.device)
+    g = _gaussian_1d(x.device)
+    per_channel = [_ms_ssim_channel(x[:, c : c + 1], y[:, c : c + 1], g, weights) for c in range(x.shape[1])]
+    return torch.stack(per_channel, dim=1).mean(dim=1)
+
+
+def _ms_ssim_channel(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """MS-SSIM of (B, 1, H, W) images -> (B,)."""
+    scales = len(weights)
     values = []
     for i in range(scales):
-        ssim, cs = _ssim_terms(x, y, win)
+        ssim, cs = _ssim_terms(x, y, g)
         values.append(ssim if i == scales - 1 else cs)
         if i < scales - 1:
             x = F.avg_pool2d(x, 2)
             y = F.avg_pool2d(y, 2)
-    stack = torch.stack([v.clamp(min=1e-6) for v in values], dim=0)  # (scales, B, C)
-    return torch.prod(stack ** weights[:, None, None], dim=0).mean(dim=1)
+    stack = torch.stack([v[:, 0].clamp(min=1e-6) for v in values], dim=0)  # (scales, B)
+    return torch.prod(stack ** weights[:, None], dim=0)

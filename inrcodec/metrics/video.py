@@ -29,7 +29,9 @@ def compare(clip: Clip, decoded: Iterable[np.ndarray], with_flip: bool = False) 
         se_y += float((dy * dy).sum())
         a = yuv420_to_rgb(torch.from_numpy(np.ascontiguousarray(src)), info)
         b = yuv420_to_rgb(torch.from_numpy(np.ascontiguousarray(out)), info)
-        se_rgb += float(((a.double() - b.double()) ** 2).sum())
+        for c in range(3):  # one channel of float64 differences at a time
+            d = a[:, c].double() - b[:, c].double()
+            se_rgb += float(torch.dot(d.view(-1), d.view(-1)))
         if ssim_ok:
             ssim_sum += float(ms_ssim(a, b).sum())
         if flip_ok:

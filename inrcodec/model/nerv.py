@@ -42,29 +42,39 @@ class NeRV(nn.Module):
         self.weights = nn.ModuleList(weights)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        """t: (B,) positions in [0, 1] -> (B, 3, height, width) RGB in [0, 1]."""
+        """t: (B,) positions in [0, 1] -> (B, 3, height, width) RGB in [0, 1], the whole frame in
+        one pass (model/strips.py computes the same in bounded memory)."""
+        w = self.layer_weights()
+        x = self.features(t, w, len(self.config.strides))
+        return self.head(x[:, :, : self.height], w)
+
+    def layer_weights(self) -> list[torch.Tensor]:
+        """Every layer's weight tensor, computed once per pass (masks applied for supermasks)."""
+        return [m() for m in self.weights]
+
+    def features(self, t: torch.Tensor, w: Sequence[torch.Tensor], blocks: int) -> torch.Tensor:
+        """The stem and the first `blocks` upsampling blocks, on whole frames."""
         c = self.config
-        w = [m() for m in self.weights]
         x = positional_encoding(t, c.pe_levels, c.pe_base)
         x = F.gelu(F.linear(x, w[0]))
         x = F.gelu(F.linear(x, w[1]))
         x = x.view(-1, c.channels[0], c.grid_h, c.grid_w)
-        for i, s in enumerate(c.strides):
-            x = F.gelu(F.pixel_shuffle(F.conv2d(x, w[2 + i], padding=c.kernel // 2), s))
+        for i in range(blocks):
+            x = F.gelu(F.pixel_shuffle(F.conv2d(x, w[2 + i], padding=c.kernel // 2), c.strides[i]))
+        return x
+
+    def head(self, x: torch.Tensor, w: Sequence[torch.Tensor]) -> torch.Tensor:
+        """1x1 convolution to RGB, cropped to the frame width, squashed to [0, 1]."""
         x = F.conv2d(x, w[-1])
-        return (torch.tanh(x[:, :, : self.height, : self.width]) + 1.0) * 0.5
+        return (torch.tanh(x[:, :, :, : self.width]) + 1.0) * 0.5
 
 
-def inference_batch(config: NetworkConfig, budget_bytes: int = 96 << 20, most: int = 8) -> int:
-    """Frames per no-grad forward pass so that the largest activations (a block's conv output
-    before PixelShuffle plus its shuffled copy, float32) stay within budget_bytes: 8 frames at
-    176x144, 1 at 640x480 and above."""
-    per_frame = 0
-    h, w = config.grid_h, config.grid_w
-    for i, s in enumerate(config.strides):
-        h, w = h * s, w * s
-        per_frame = max(per_frame, 2 * 4 * config.channels[i + 1] * h * w)
-    return max(1, min(most, budget_bytes // max(per_frame, 1)))
+def inference_batch(width: int, height: int, budget_bytes: int = 32 << 20, most: int = 8) -> int:
+    """Frames per no-grad forward pass so that the frame-sized buffers around it (the RGB output,
+    colour conversions, the measurement's copies: ~32 bytes per pixel) stay within budget_bytes:
+    8 frames at 176x144, 1 at 640x480 and above. The network's own activations are bounded
+    separately, by row strips (model/strips.py)."""
+    return max(1, min(most, budget_bytes // (32 * width * height)))
 
 
 def layer_gains(config: NetworkConfig) -> list[float]:
