@@ -526,6 +526,16 @@ def test_decode_frame_range_equals_slice_of_full_decode(tmp_path, encoded, full_
     assert part.read_bytes() == full[1 * FRAME : 3 * FRAME]
 
 
+def test_input_too_long_for_memory_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "c.yuv"
+    src.write_bytes(synthetic_clip(width=640, height=480, frames=3).frames.tobytes())
+    monkeypatch.setenv("INRCODEC_MAX_INPUT_MIB", "1")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, "encode", "c.yuv", "--size", "640x480", "-o", "o.slt", *FAST, "-q")
+    assert_one_line_error(code, err, "too long to hold in memory", "--frames 2")
+    assert dir_listing(tmp_path) == ["c.yuv"]
+
+
 def test_frames_beyond_the_clip_is_an_error(tmp_path, capsys):
     src = tmp_path / "c.y4m"
     write_video(str(src), synthetic_clip(frames=3), "y4m")

@@ -18,8 +18,10 @@ from inrcodec.atomic import atomic_output
 from inrcodec.errors import InputError
 from inrcodec.video.clip import Clip, VideoInfo
 from inrcodec.video.colour import rgb_to_yuv420, yuv420_to_rgb
-from inrcodec.video.io import guess_format, open_writer, parse_fps, parse_size, read_video
+from inrcodec.video.io import guess_format, open_writer, parse_fps, parse_size, read_video, write_video
 from inrcodec.video.y4m import read_y4m
+
+from .conftest import synthetic_clip
 
 TREE = Path(__file__).parents[2] / "shared/data/tree.avi"
 CUP = Path(__file__).parents[2] / "shared/data/cup.mp4"
@@ -364,3 +366,22 @@ def test_atomic_output_keyboard_interrupt(tmp_path):
     with pytest.raises(InputError):
         with atomic_output(tmp_path / "nodir" / "x.bin"):
             pass
+
+
+@pytest.mark.parametrize("fmt", ["yuv", "y4m", "mp4"])
+def test_inputs_beyond_the_memory_limit_are_refused_while_reading(tmp_path, monkeypatch, fmt):
+    clip = synthetic_clip(width=640, height=480, frames=3)  # 1.3 MiB of uint8 frames
+    path = tmp_path / f"c.{fmt}"
+    write_video(str(path), clip, fmt)
+    size = (640, 480) if fmt == "yuv" else None
+    monkeypatch.setenv("INRCODEC_MAX_INPUT_MIB", "1")
+    with pytest.raises(InputError, match=r"more than 2 frames of 640x480 \(1 MiB allowed\).*--frames 2"):
+        read_video(str(path), size=size)
+    assert len(read_video(str(path), size=size, frames=2)) == 2  # what the message suggests works
+    with open(path, "rb") as f:  # a pipe is refused the same way, frame by frame
+        if fmt != "mp4":
+            with pytest.raises(InputError, match="too long to hold in memory"):
+                read_video("-", size=size, stdin=f)
+    monkeypatch.setenv("INRCODEC_MAX_INPUT_MIB", "lots")
+    with pytest.raises(InputError, match="INRCODEC_MAX_INPUT_MIB"):
+        read_video(str(path), size=size)

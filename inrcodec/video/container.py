@@ -115,7 +115,7 @@ def read_container(
                 index += 1
                 if info is None:
                     info = _info_for(frame, stream, rate, matrix, full_range)
-                    buf = FrameBuffer(info.frame_bytes)
+                    buf = FrameBuffer(info.frame_bytes, info.width, info.height)
                 if frame.width != info.width or frame.height != info.height:
                     raise InputError(
                         f"{name}: frame size changes mid-stream ({info.width}x{info.height} -> "

@@ -41,17 +41,56 @@ def skip_bytes(stream: BinaryIO, n: int) -> int:
     return done
 
 
-class FrameBuffer:
-    """Accumulates frames into one growing bytearray so the final array needs no extra copy."""
+def input_byte_limit() -> int | None:
+    """How many bytes of uint8 frames an input may hold in memory: INRCODEC_MAX_INPUT_MIB when set,
+    else half of the memory the system reports available (the fit and the measurement need the
+    rest), else no limit (no /proc/meminfo)."""
+    env = os.environ.get("INRCODEC_MAX_INPUT_MIB")
+    if env:
+        try:
+            return max(1, int(env)) << 20
+        except ValueError:
+            raise InputError(f"INRCODEC_MAX_INPUT_MIB must be a whole number of MiB, got {env!r}") from None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
-    def __init__(self, frame_bytes: int) -> None:
+
+class FrameBuffer:
+    """Accumulates frames into one growing bytearray so the final array needs no extra copy. A clip
+    that would outgrow the memory limit is refused while reading, with the frame count that fits,
+    rather than swapping or being killed halfway through an encode."""
+
+    def __init__(self, frame_bytes: int, width: int = 0, height: int = 0) -> None:
         self.frame_bytes = frame_bytes
+        self.size = f"{width}x{height}" if width and height else f"{frame_bytes}-byte"
         self.buf = bytearray()
+        self.limit = input_byte_limit()
 
     def append(self, data) -> None:
         if isinstance(data, np.ndarray):
             data = memoryview(np.ascontiguousarray(data)).cast("B")
+        self.check_room(len(data))
         self.buf += data
+
+    def check_room(self, more_bytes: int) -> None:
+        """Refuse, before reading them, bytes that would take the clip past the memory limit."""
+        if self.limit is None or len(self.buf) + more_bytes <= self.limit:
+            return
+        fit = self.limit // self.frame_bytes
+        if fit == 0:
+            raise InputError(f"one frame of {self.size} is more than the {self.limit >> 20} MiB of memory allowed "
+                             f"for the input (INRCODEC_MAX_INPUT_MIB)")
+        raise InputError(
+            f"the input is too long to hold in memory: more than {fit} frames of {self.size} "
+            f"({self.limit >> 20} MiB allowed); encode part of it with --frames {fit} "
+            f"(and --start), or raise INRCODEC_MAX_INPUT_MIB"
+        )
 
     def __len__(self) -> int:
         return len(self.buf) // self.frame_bytes
@@ -109,7 +148,7 @@ def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, na
     fb = info.frame_bytes
     name = name if isinstance(name, str) else "input"
     size = _stream_size(stream)
-    buf = FrameBuffer(fb)
+    buf = FrameBuffer(fb, info.width, info.height)
     if size is not None:
         pos = stream.tell()
         total = size - pos
@@ -118,6 +157,7 @@ def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, na
         n_avail = total // fb
         first = min(start, n_avail)
         count = n_avail - first if frames is None else max(0, min(frames, n_avail - first))
+        buf.check_room(count * fb)
         stream.seek(pos + first * fb)
         data = read_exact(stream, count * fb)
         if len(data) != count * fb:

@@ -137,7 +137,7 @@ def read_y4m(
         raise InputError("not a Y4M stream (missing YUV4MPEG2 signature)")
     info = parse_header(line)
     fb = info.frame_bytes
-    buf = FrameBuffer(fb)
+    buf = FrameBuffer(fb, info.width, info.height)
     index = 0
     while frames is None or len(buf) < frames:
         fh = _read_line(stream, f"frame {index} header")
