@@ -65,9 +65,11 @@ def test_sampled_thresholds_give_nested_masks_near_the_target_densities():
     cfg = plan_network(96, 64, "small")
     net = build_supermask_nerv(cfg, 96, 64, seed=2, sparsity=SPARSITY)
     layers = supermask_layers(net)
+    g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for m in layers:  # scores that are no longer the initial draw
-            m.scores.mul_(torch.rand_like(m.scores) + 0.5)
+        for m in layers:  # scores that are no longer the initial draw, distinct |s| (no ties)
+            n = m.scores.numel()
+            m.scores.copy_(((torch.randperm(n, generator=g) + 1).float() / n).view_as(m.scores) * m.signs)
     refresh_masks(layers)
     for m in layers:
         level = m.level.flatten()
