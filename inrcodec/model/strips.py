@@ -60,6 +60,11 @@ def level_shapes(config: NetworkConfig) -> list[tuple[int, int, int]]:
     return shapes
 
 
+def level_heights(config: NetworkConfig) -> list[int]:
+    """Rows of each block's input, then of the last block's output: the grid, then each level."""
+    return [config.grid_h] + [h for _, h, _ in level_shapes(config)]
+
+
 def plan_strips(config: NetworkConfig, height: int, batch: int, budget: int, training: bool) -> StripPlan:
     """Choose the blocks that run on whole frames (their maps fit half the budget) and the band
     height of the rest (a band's maps fit the other half), for `batch` frames per pass."""
@@ -89,7 +94,7 @@ def _needed_rows(config: NetworkConfig, first: int, a: int, b: int) -> list[tupl
     """For blocks first.. (in order), the convolution output rows, at that block's input
     resolution, needed to produce output rows [a, b) of the last block."""
     pad = config.kernel // 2
-    heights = [config.grid_h] + [h for _, h, _ in level_shapes(config)]
+    heights = level_heights(config)
     need = []
     lo, hi = a, b
     for j in reversed(range(first, len(config.strides))):
@@ -105,7 +110,7 @@ def band_forward(net, x: torch.Tensor, w: list[torch.Tensor], first: int, a: int
     block convolves just the rows it needs, zero-padded only at the frame's true top and bottom."""
     c = net.config
     pad = c.kernel // 2
-    heights = [c.grid_h] + [h for _, h, _ in level_shapes(c)]
+    heights = level_heights(c)
     top = 0  # the frame row (at the current block's input resolution) that x's row 0 holds
     for j, (c_lo, c_hi) in zip(range(first, len(c.strides)), _needed_rows(c, first, a, b)):
         lo, hi = max(0, c_lo - pad), min(heights[j], c_hi + pad)
