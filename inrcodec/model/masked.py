@@ -103,9 +103,10 @@ class SupermaskWeight(nn.Module):
         return self.coats.sum(0).long().view(self.signs.shape)
 
     @torch.no_grad()
-    def thresholds(self) -> torch.Tensor:
-        """The K exact |score| thresholds (k-th smallest values)."""
-        a = self.scores.detach().abs().flatten()
+    def thresholds(self, magnitude: torch.Tensor | None = None) -> torch.Tensor:
+        """The K exact |score| thresholds (k-th smallest values); `magnitude` is |scores| when
+        the caller already has it."""
+        a = (self.scores.detach().abs() if magnitude is None else magnitude).flatten()
         return torch.stack([torch.kthvalue(a, d).values if d > 0 else a.new_tensor(-1.0) for d in self._drop])
 
     @torch.no_grad()
@@ -115,8 +116,9 @@ class SupermaskWeight(nn.Module):
         converted to float costs 15 times as much)."""
         if self.frozen:
             return
-        t = self.thresholds() if thresholds is None else thresholds
-        torch.gt(self.scores.detach().abs().view(1, -1), t.view(-1, 1), out=self.coats)
+        a = self.scores.detach().abs().view(1, -1)
+        t = self.thresholds(a) if thresholds is None else thresholds
+        torch.gt(a, t.view(-1, 1), out=self.coats)
 
     @torch.no_grad()
     def set_levels(self, level: torch.Tensor) -> None:
