@@ -30,19 +30,31 @@ def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
     return mse_to_psnr(float(np.mean(d * d)), 255.0)
 
 
-def _gaussian_1d(device, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+def gaussian_taps(size: int = 11, sigma: float = 1.5) -> list[float]:
+    """The normalised 1-D Gaussian window, as Python floats (no device round trip per tap)."""
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     g = torch.exp(-(x * x) / (2 * sigma * sigma))
-    return g / g.sum()
+    return (g / g.sum()).tolist()
 
 
-def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """The 11x11 Gaussian window (an outer product) as two 1-D passes, 'valid' borders: a fifth of
-    the arithmetic, and no 121-tap column buffer for a single-channel 2-D convolution."""
-    return F.conv2d(F.conv2d(x, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
+def _blur(x: torch.Tensor, taps: list[float]) -> torch.Tensor:
+    """The 11x11 Gaussian window (an outer product) as two 1-D passes, 'valid' borders, each pass a
+    sum of shifted slices. Measured on 2 CPU cores: 13x faster than conv2d with 1-channel 11x1 and
+    1x11 kernels, which builds an im2col buffer of 11 copies of the image per call (fresh pages
+    each time: most of an encode's measuring time went to page faults)."""
+    k = len(taps)
+    rows = x.shape[-2] - k + 1
+    cols = x.shape[-1] - k + 1
+    v = x[..., 0:rows, :] * taps[0]
+    for i in range(1, k):
+        v.add_(x[..., i : i + rows, :], alpha=taps[i])
+    out = v[..., 0:cols] * taps[0]
+    for i in range(1, k):
+        out.add_(v[..., i : i + cols], alpha=taps[i])
+    return out
 
 
-def _ssim_terms(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _ssim_terms(x: torch.Tensor, y: torch.Tensor, g: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 1, H, W) images -> mean SSIM and mean contrast-structure term per image, (B, 1)."""
     c1, c2 = 0.01**2, 0.03**2
     mu_x = _blur(x, g)
@@ -66,12 +78,12 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise ValueError("frames smaller than 11 pixels have no MS-SSIM")
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], device=x.device)
     weights = weights / weights.sum()
-    g = _gaussian_1d(x.device)
+    g = gaussian_taps()
     per_channel = [_ms_ssim_channel(x[:, c : c + 1], y[:, c : c + 1], g, weights) for c in range(x.shape[1])]
     return torch.stack(per_channel, dim=1).mean(dim=1)
 
 
-def _ms_ssim_channel(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def _ms_ssim_channel(x: torch.Tensor, y: torch.Tensor, g: list[float], weights: torch.Tensor) -> torch.Tensor:
     """MS-SSIM of (B, 1, H, W) images -> (B,)."""
     scales = len(weights)
     values = []
