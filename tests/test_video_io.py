@@ -385,3 +385,38 @@ def test_inputs_beyond_the_memory_limit_are_refused_while_reading(tmp_path, monk
     monkeypatch.setenv("INRCODEC_MAX_INPUT_MIB", "lots")
     with pytest.raises(InputError, match="INRCODEC_MAX_INPUT_MIB"):
         read_video(str(path), size=size)
+
+
+@pytest.mark.parametrize("reserved", [True, False])
+@pytest.mark.parametrize("fmt", ["yuv", "y4m", "mp4"])
+def test_frames_are_read_the_same_into_a_reserved_map_or_a_growing_buffer(tmp_path, monkeypatch, fmt, reserved):
+    """Frames land in an anonymous memory map; where none can be reserved, in a bytearray."""
+    from inrcodec.video import raw
+
+    clip = synthetic_clip(width=W, height=H, frames=5)
+    path = tmp_path / f"c.{fmt}"
+    write_video(str(path), clip, fmt)
+    expected = read_video(str(path), size=(W, H) if fmt == "yuv" else None).frames.copy()
+    if not reserved:
+        monkeypatch.setattr(raw, "_reserve", lambda nbytes: None)
+    size = (W, H) if fmt == "yuv" else None
+    got = read_video(str(path), size=size)
+    assert np.array_equal(got.frames, expected) and got.frames.flags.writeable
+    assert np.array_equal(read_video(str(path), size=size, start=1, frames=3).frames, expected[1:4])
+    if fmt != "mp4":
+        with open(path, "rb") as f:  # a pipe, frame by frame
+            assert np.array_equal(read_video("-", size=size, stdin=io.BufferedReader(f)).frames, expected)
+    if fmt == "yuv":
+        assert np.array_equal(clip.frames, expected)  # raw is lossless: the file's own bytes
+
+
+def test_frame_buffer_reads_straight_from_a_stream_and_reports_short_files():
+    from inrcodec.video.raw import FrameBuffer
+
+    data = synth(3).tobytes()
+    buf = FrameBuffer(W * H * 3 // 2, W, H)
+    assert buf.store is not None  # Linux: an anonymous map
+    assert buf.read_from(io.BytesIO(data), len(data)) == len(data)
+    assert buf.read_from(io.BytesIO(data[:1200]), len(data)) == 1200  # EOF: what arrived,
+    assert len(buf) == 4 and buf.array()[:3].tobytes() == data  # whole frames kept
+    assert buf.array()[3].tobytes() == data[:1152]
