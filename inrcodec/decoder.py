@@ -71,7 +71,7 @@ class Decoder:
     def render_rgb(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[torch.Tensor]:
         """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
         batch = batch or inference_batch(self.header.width, self.header.height)
-        budget = activation_budget(self.device)
+        budget = activation_budget(self.device, training=False)
         for si, seg in enumerate(self.segments):
             lo = max(frames.start, seg.first_frame)
             hi = min(frames.stop, seg.first_frame + seg.frame_count)

@@ -115,7 +115,10 @@ class Fitter:
         self.perm: torch.Tensor | None = None  # this epoch's frame order, None between epochs
         self.pos = 0  # next batch of the epoch
         self.epoch_loss = torch.zeros((), device=device)
-        self.budget = activation_budget(device) if opts.activation_mib is None else opts.activation_mib << 20
+        # activation budgets of a fitting step and of an evaluation pass (FitOptions overrides both)
+        given = None if opts.activation_mib is None else opts.activation_mib << 20
+        self.budget = given or activation_budget(device)
+        self.render_budget = given or activation_budget(device, training=False)
 
     def _targets(self, idx: torch.Tensor) -> torch.Tensor:
         return yuv420_to_rgb(self.frames[idx], self.info)
@@ -168,7 +171,7 @@ class Fitter:
         step = inference_batch(self.info.width, self.info.height)
         for start in range(0, self.count, step):
             idx = torch.arange(start, min(self.count, start + step))
-            out = render(self.net, self._positions(idx), self.budget)
+            out = render(self.net, self._positions(idx), self.render_budget)
             # in place, no float64 copy of the batch: torch's float32 sum is cascaded (accurate)
             se += out.sub_(self._targets(idx.to(self.device))).square_().sum().double()
         pixels = self.count * 3 * self.info.width * self.info.height

@@ -69,11 +69,11 @@ class NeRV(nn.Module):
         return (torch.tanh(x[:, :, :, : self.width]) + 1.0) * 0.5
 
 
-def inference_batch(width: int, height: int, budget_bytes: int = 32 << 20, most: int = 8) -> int:
+def inference_batch(width: int, height: int, budget_bytes: int = 8 << 20, most: int = 8) -> int:
     """Frames per no-grad forward pass so that the frame-sized buffers around it (the RGB output,
     colour conversions, the measurement's copies: ~32 bytes per pixel) stay within budget_bytes:
-    8 frames at 176x144, 1 at 640x480 and above. The network's own activations are bounded
-    separately, by row strips (model/strips.py)."""
+    8 frames at 176x144, 3 at 320x240, 1 at 640x480 and above. The network's own activations are
+    bounded separately, by row strips (model/strips.py)."""
     return max(1, min(most, budget_bytes // (32 * width * height)))
 
 
