@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from .allocator import tune_allocator
 from .bitstream import Header, Segment
 from .bitstream.format import QUANT_METHODS
 from .entropy.values import dequantize
@@ -51,6 +52,7 @@ class Decoder:
             matrix=header.matrix, full_range=header.full_range,
         )
         self._nets: dict[int, torch.nn.Module] = {}
+        tune_allocator()
 
     def _net(self, si: int) -> torch.nn.Module:
         if si not in self._nets:
