@@ -139,7 +139,9 @@ class EncodeOptions:
         if not self.fixed_gain > 0:
             raise InputError("--fixed-gain must be positive")
         self.network(16, 16)
-        resolve_device(self.device)
+        device = resolve_device(self.device)
+        if self.fit.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise InputError("--amp needs bfloat16 support: a GPU of the Ampere generation or newer")
 
     def network(self, width: int, height: int) -> NetworkConfig:
         return plan_network(width, height, self.preset, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)

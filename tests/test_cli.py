@@ -159,6 +159,24 @@ def test_encode_json_report(encoded):
     assert "psnr_rgb" in result.stderr and "encode" in result.stderr
 
 
+def test_encode_with_amp_fits_in_bf16_and_decodes(tmp_path, source, encoded, monkeypatch):
+    """--amp reaches the fitting steps (the forward runs under bf16 autocast) and the file is an
+    ordinary float32-decoded .slt of the same size class."""
+    import inrcodec.model.strips as strips
+
+    seen = []
+    real = strips.autocast
+    monkeypatch.setattr(strips, "autocast", lambda device, enabled: seen.append(enabled) or real(device, enabled))
+    out = tmp_path / "amp.slt"
+    result = invoke("encode", source, "-o", out, *FAST, "--amp", "--json", "-q")
+    assert seen and all(seen)
+    report = strict_json(result.stdout)
+    assert report["bytes"] == out.stat().st_size and math.isfinite(report["psnr_rgb"])
+    assert out.read_bytes() != encoded[0].read_bytes()  # bf16 arithmetic chose other levels
+    invoke("decode", out, "-o", tmp_path / "amp.y4m", "--device", "cpu", "-q")
+    assert len(read_video(str(tmp_path / "amp.y4m"))) == N
+
+
 @pytest.mark.parametrize("fmt", ["yuv", "y4m", "mp4"])
 def test_decode_to_each_format(tmp_path, encoded, full_yuv, fmt):
     slt, enc = encoded

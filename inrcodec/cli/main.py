@@ -82,6 +82,7 @@ def cli() -> None:
               help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
                    f"(dense, sparse, default {FitOptions.lr_weights:g}).")
 @click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
+@click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
 @click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
               "(within a few %% for slt, slt-fixed, supermask; a first guess for dense, sparse).")
@@ -97,7 +98,7 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def encode(input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
-           finetune, seed, device, batch_size, lr, lr_scales, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
+           finetune, seed, device, batch_size, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
            checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     if frames is not None and frames < 1:
@@ -110,7 +111,7 @@ def encode(input, output, size, fps, matrix, colour_range, frames, start, method
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
-        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, seed=seed, **lrs),
+        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed, **lrs),
     )
     with EpochProgress(enabled=not quiet) as progress:
         report = api.encode(

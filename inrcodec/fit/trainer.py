@@ -39,6 +39,7 @@ class FitOptions:
     exact_thresholds: bool = False  # every step: exact selection instead of the sampled estimate (docs/results.md)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit
     activation_mib: int | None = None  # activations per pass (row strips beyond it); None: by device
+    amp: bool = False  # fitting steps' forward in bfloat16 autocast (evaluations stay float32)
     seed: int = 0
 
 
@@ -153,7 +154,7 @@ class Fitter:
             refresh_masks(self.layers, exact=self.opts.exact_thresholds)
             self._set_lr()
             self.optimizer.zero_grad(set_to_none=True)
-            loss = mse_backward(self.net, self._positions(idx), self._targets(idx), self.budget)
+            loss = mse_backward(self.net, self._positions(idx), self._targets(idx), self.budget, self.opts.amp)
             self.optimizer.step()
             self._apply_masks()
             self.epoch_loss += loss.detach() * idx.numel()

@@ -142,23 +142,34 @@ def render(net, t: torch.Tensor, budget: int) -> torch.Tensor:
     return out
 
 
-def mse_backward(net, t: torch.Tensor, target: torch.Tensor, budget: int) -> torch.Tensor:
+def autocast(device: torch.device, enabled: bool):
+    """bfloat16 autocast for the forward computations of a fitting step (--amp): convolutions and
+    linear layers run in bf16, the masks, the weights and the loss stay float32."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def mse_backward(net, t: torch.Tensor, target: torch.Tensor, budget: int, amp: bool = False) -> torch.Tensor:
     """MSE of net(t) against target, back-propagated into every weight's parameters, band by band
-    when one pass would exceed `budget` bytes. Returns the loss (detached)."""
+    when one pass would exceed `budget` bytes. Returns the loss (detached). With `amp`, the
+    forward runs under bf16 autocast; the weights (masks and scales) are built in float32 first."""
     plan = plan_strips(net.config, net.height, len(t), budget, training=True)
+    w = net.layer_weights()
     if plan.whole:
-        loss = F.mse_loss(net(t), target)
+        with autocast(target.device, amp):
+            out = net.head(net.features(t, w, plan.first_block)[:, :, : net.height], w)
+        loss = F.mse_loss(out.float(), target)
         loss.backward()
         return loss.detach()
-    w = net.layer_weights()
-    x = net.features(t, w, plan.first_block)
+    with autocast(target.device, amp):
+        x = net.features(t, w, plan.first_block)
     later = w[2 + plan.first_block :]
     leaves = [v.detach().requires_grad_() for v in [x, *later]]
     w_leaf = w[: 2 + plan.first_block] + leaves[1:]
     total = torch.zeros((), device=target.device)
     for a, b in plan.bands:
-        out = band_forward(net, leaves[0], w_leaf, plan.first_block, a, b)
-        loss = (out - target[:, :, a:b]).pow(2).sum() / target.numel()
+        with autocast(target.device, amp):
+            out = band_forward(net, leaves[0], w_leaf, plan.first_block, a, b)
+        loss = (out.float() - target[:, :, a:b]).pow(2).sum() / target.numel()
         loss.backward()
         total += loss.detach()
     torch.autograd.backward([x, *later], [v.grad for v in leaves])
