@@ -12,12 +12,13 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
+from inrcodec.allocator import tune_allocator
 from inrcodec.encoder import resolve_device
 from inrcodec.fit.trainer import FitOptions
 from inrcodec.model.config import plan_network
 from inrcodec.model.masked import refresh_masks
+from inrcodec.model.strips import activation_budget, mse_backward
 from inrcodec.model.nerv import build_dense_nerv, build_supermask_nerv, frame_positions, supermask_layers
 from inrcodec.video.colour import yuv420_to_rgb
 from inrcodec.video.io import read_video
@@ -32,6 +33,7 @@ class Stepper:
         self.layers = supermask_layers(net)
         self.gen = torch.Generator().manual_seed(0)
         self.times: list[float] = []
+        self.budget = activation_budget(device)
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
@@ -41,9 +43,9 @@ class Stepper:
             t0 = time.perf_counter()
             refresh_masks(self.layers, exact=self.exact)
             target = yuv420_to_rgb(self.frames[idx], self.info)
-            loss = F.mse_loss(self.net(frame_positions(idx, self.frames.shape[0])), target)
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # the fit's own step: row strips under the device's activation budget (Fitter.train_steps)
+            mse_backward(self.net, frame_positions(idx, self.frames.shape[0]), target, self.budget)
             self.opt.step()
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
@@ -60,6 +62,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--thresholds", default="sampled,exact", help="comma list: sampled (the default fit) and/or exact")
     args = ap.parse_args()
+    tune_allocator()  # the allocator settings of every fit (inrcodec/allocator.py)
     device = resolve_device(args.device)
     clip = read_video(args.input)
     info = clip.info

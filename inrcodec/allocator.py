@@ -9,7 +9,7 @@ and the trim threshold at 64 MiB lets freed blocks be reused instead; the peak m
 is unchanged (measured), the fitting is ~25 % faster.
 
 The settings are process-wide and only lower how often memory goes back to the system, so they are
-applied once, when an encode or a decoder starts; a user's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_
+applied once, when a Fitter or a Decoder is made; a user's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_
 environment variables win, and other C libraries are left alone.
 """
 

@@ -23,7 +23,6 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from .allocator import tune_allocator
 from .bitstream import Header, LayerPayload, Segment, write_slt
 from .bitstream.format import QUANT_METHODS, QuantLayer
 from .entropy.values import MAX_BITS, MIN_BITS, quantize
@@ -250,7 +249,6 @@ def encode_clip(
     continues a saved encode bit-exactly."""
     info = clip.info
     options.validate()
-    tune_allocator()
     sparsity = options.header_sparsity()
     device = resolve_device(options.device)
     config = options.network(info.width, info.height)

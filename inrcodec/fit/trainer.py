@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..allocator import tune_allocator
 from ..metrics.quality import mse_to_psnr
 from ..model.masked import refresh_masks
 from ..model.nerv import NeRV, inference_batch, dense_layers, frame_positions, supermask_layers
@@ -82,6 +83,7 @@ class Fitter:
     def __init__(self, net: NeRV, frames: np.ndarray, info: VideoInfo, opts: FitOptions, device: torch.device,
                  masks: list[torch.Tensor] | None = None) -> None:
         self.net, self.info, self.opts, self.device = net, info, opts, device
+        tune_allocator()  # steps allocate and free tens of MiB: reuse them instead of faulting in fresh pages
         self.frames = torch.from_numpy(frames).to(device)  # uint8, (T, H*W*3/2)
         self.count = frames.shape[0]
         self.layers = supermask_layers(net)

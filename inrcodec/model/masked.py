@@ -30,15 +30,16 @@ class _SupermaskWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores, signs, coats, scales):  # noqa: D401 - autograd signature
         ctx.save_for_backward(scores, signs, coats)
-        return signs * (scales @ coats).view_as(signs)
+        return (scales @ coats).mul_(signs.view(-1)).view_as(signs)  # in place: one buffer, not two
 
     @staticmethod
     def backward(ctx, grad):
         scores, signs, coats = ctx.saved_tensors
         g = grad * signs
-        # The mask is treated as the identity of |score| (edge-popup's straight-through estimator).
-        grad_scores = g * torch.sign(scores) if ctx.needs_input_grad[0] else None
         grad_scales = coats @ g.flatten() if ctx.needs_input_grad[3] else None
+        # The mask is treated as the identity of |score| (edge-popup's straight-through estimator);
+        # g is not needed after the scales' product, so the scores' gradient reuses its buffer.
+        grad_scores = g.mul_(torch.sign(scores)) if ctx.needs_input_grad[0] else None
         return grad_scores, None, None, grad_scales
 
 

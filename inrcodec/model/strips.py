@@ -27,15 +27,16 @@ from .config import NetworkConfig
 # (conv output, shuffled copy, GELU output); a training step also keeps the saved inputs and the
 # gradients (measured on CPU: tests/test_strips.py bounds it, docs/results.md has the figures).
 _LIVE_MAPS = {False: 3, True: 6}
-# Bytes of activations per pass on a CPU. Measured at 640x480 on 2 cores, interleaved
-# (docs/results.md): a training step takes the same ~93 ms at 48, 32 and 24 MiB (145 at 16, 246 at
-# 8); rendering a frame takes 27-33 ms from 24 down to 16 MiB (47 at 8, up to 53 at 48). Smaller
-# budgets lower the peak memory of an encode, so each pass gets the smallest one that is as fast.
-CPU_BUDGET = {True: 24 << 20, False: 16 << 20}
+# Bytes of activations per pass on a CPU, measured on 2 cores with interleaved rounds
+# (docs/results.md). Fitting: at 640x480 a step takes the same ~93 ms at 48, 32 and 24 MiB (145 at
+# 16, 246 at 8), but at 320x240 48 MiB runs whole frames in 32 ms where 24 MiB bands take 36.
+# Rendering: a 640x480 frame takes 27-33 ms from 24 down to 16 MiB (47 at 8, up to 53 at 48).
+# Each pass gets the smallest budget that is as fast: smaller ones lower an encode's peak memory.
+CPU_BUDGET = {True: 48 << 20, False: 16 << 20}
 
 
 def activation_budget(device: torch.device, training: bool = True) -> int:
-    """Default activation budget of a fitting step (training) or a rendering pass: 24 / 16 MiB on
+    """Default activation budget of a fitting step (training) or a rendering pass: 48 / 16 MiB on
     a CPU, a quarter of the card's memory on CUDA."""
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).total_memory // 4
