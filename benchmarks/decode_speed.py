@@ -2,7 +2,7 @@
 and 640x480, plus weight regeneration speed. The .slt files come from a 1-epoch encode of a
 synthetic clip (speed does not depend on how well the masks fit). Prints its figures last.
 
-    python benchmarks/decode_speed.py [--preset small] [--frames 60] [--threads 2] [--device cpu]
+    python benchmarks/decode_speed.py [--preset small] [--frames 60] [--threads 2] [--device cpu] [--sizes 176x144,640x480]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from inrcodec.bitstream import read_slt
 from inrcodec.fit.trainer import FitOptions
 from inrcodec.model.rng import random_signs
 from inrcodec.video.clip import Clip, VideoInfo
+from inrcodec.video.io import parse_size
 
 
 def synthetic(width: int, height: int, frames: int) -> Clip:
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--sizes", default="176x144,640x480", help="comma list of WxH (e.g. add 1920x1080 on a GPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -49,7 +51,7 @@ def main() -> None:
     lines.append(f"weight regeneration (1 thread): {n / (time.perf_counter() - t0) / 1e6:.0f} M weights/s")
     torch.set_num_threads(args.threads)
 
-    for width, height in ((176, 144), (640, 480)):
+    for width, height in (parse_size(x) for x in args.sizes.split(",")):
         clip = synthetic(width, height, args.frames)
         data = encode_clip(clip, EncodeOptions(preset=args.preset, device=str(device), fit=FitOptions(epochs=1)))
         header, segments, _ = read_slt(data)

@@ -2,7 +2,7 @@
 densely (same batch, same device), side by side in one run: the variants take turns in rounds of
 --steps steps and each reports its median step. Prints the ratios last.
 
-    python benchmarks/step_time.py [--input ../shared/data/tree.avi] [--preset small] [--batch 1]
+    python benchmarks/step_time.py [--input ../shared/data/tree.avi] [--preset small] [--batch 1] [--device cuda] [--amp]
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from inrcodec.video.io import read_video
 class Stepper:
     """One network with its optimiser, stepping on random frames and recording each step's time."""
 
-    def __init__(self, net, frames, info, device, batch, exact=False) -> None:
+    def __init__(self, net, frames, info, device, batch, exact=False, amp=False) -> None:
         self.net, self.frames, self.info, self.device, self.batch, self.exact = net, frames, info, device, batch, exact
+        self.amp = amp
         self.opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
         self.layers = supermask_layers(net)
         self.gen = torch.Generator().manual_seed(0)
@@ -45,7 +46,7 @@ class Stepper:
             target = yuv420_to_rgb(self.frames[idx], self.info)
             self.opt.zero_grad(set_to_none=True)
             # the fit's own step: row strips under the device's activation budget (Fitter.train_steps)
-            mse_backward(self.net, frame_positions(idx, self.frames.shape[0]), target, self.budget)
+            mse_backward(self.net, frame_positions(idx, self.frames.shape[0]), target, self.budget, self.amp)
             self.opt.step()
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
@@ -60,6 +61,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="steps per variant per round")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--amp", action="store_true", help="every variant's forward under bf16 autocast (encode --amp)")
     ap.add_argument("--thresholds", default="sampled,exact", help="comma list: sampled (the default fit) and/or exact")
     args = ap.parse_args()
     tune_allocator()  # the allocator settings of every fit (inrcodec/allocator.py)
@@ -69,10 +71,11 @@ def main() -> None:
     frames = torch.from_numpy(clip.frames).to(device)
     cfg = plan_network(info.width, info.height, args.preset)
     print(f"device {device}, {info.width}x{info.height}, preset {args.preset}, {cfg.num_weights()} weights, batch {args.batch}, threads {torch.get_num_threads()}")
-    steppers = {"dense": Stepper(build_dense_nerv(cfg, info.width, info.height, 0, device), frames, info, device, args.batch)}
+    steppers = {"dense": Stepper(build_dense_nerv(cfg, info.width, info.height, 0, device), frames, info, device, args.batch,
+                                 amp=args.amp)}
     for name in args.thresholds.split(","):
         net = build_supermask_nerv(cfg, info.width, info.height, 0, (0.5, 0.8, 0.92), device)
-        steppers[f"slt ({name} thresholds)"] = Stepper(net, frames, info, device, args.batch, exact=name == "exact")
+        steppers[f"slt ({name} thresholds)"] = Stepper(net, frames, info, device, args.batch, exact=name == "exact", amp=args.amp)
     for s in steppers.values():
         s.run(3)  # warm-up, not recorded
         s.times.clear()

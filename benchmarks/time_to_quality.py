@@ -2,7 +2,7 @@
 epochs, and print wall seconds (fitting only) to reach a target RGB PSNR and the final PSNR.
 
     python benchmarks/time_to_quality.py --input ../shared/data/tree.avi --epochs 40 \
-        --lr 0.05 --lr-scales 0.05 --batch 1 [--exact-thresholds] [--fixed-scales] [--target 24]
+        --lr 0.05 --lr-scales 0.05 --batch 1 [--exact-thresholds] [--fixed-scales] [--amp] [--target 24]
 
 One JSON line per run is appended to --log (default: none) so sweeps can be tabulated.
 """
@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--sparsity", default="0.5,0.8,0.92")
     ap.add_argument("--fixed-scales", action="store_true")
+    ap.add_argument("--amp", action="store_true", help="bf16 autocast in the fitting steps (encode --amp)")
     ap.add_argument("--target", type=float, default=24.0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
@@ -49,7 +50,7 @@ def main() -> None:
     cfg = plan_network(info.width, info.height, args.preset)
     net = build_supermask_nerv(cfg, info.width, info.height, args.seed, sparsity, device, learn_scales=not args.fixed_scales)
     opts = FitOptions(epochs=args.epochs, batch_size=args.batch, lr_scores=args.lr, lr_scales=args.lr_scales,
-                      warmup=args.warmup, exact_thresholds=args.exact_thresholds, eval_every=args.eval_every, seed=args.seed)
+                      warmup=args.warmup, exact_thresholds=args.exact_thresholds, eval_every=args.eval_every, amp=args.amp, seed=args.seed)
     fitter = Fitter(net, clip.frames, info, opts, device)
     reached = None
     curve = []
