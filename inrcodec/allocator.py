@@ -16,7 +16,6 @@ environment variables win, and other C libraries are left alone.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
@@ -35,9 +34,8 @@ def tune_allocator() -> bool:
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt, Windows)
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: glibc's malloc when it is glibc
+    except (OSError, AttributeError, TypeError):  # no mallopt: macOS, Windows (musl's returns 0)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
