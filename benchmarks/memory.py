@@ -1,6 +1,7 @@
 """Peak memory of an encode: peak resident memory for encoding a clip (default cup.mp4, 217 frames
-of 640x480) against the parts it should consist of: the runtime's baseline after imports, the clip
-as uint8, and the model state (signs, scores, levels, Adam moments). Prints its figures last.
+of 640x480), also phase by phase, against the parts it should consist of: the runtime's baseline
+after imports, the clip as uint8, and the model state (signs, scores, levels, Adam moments).
+Prints its figures last.
 
     python benchmarks/memory.py [--input ../shared/data/cup.mp4] [--epochs 1] [--preset small] [--activation-mib N]
 """
@@ -8,15 +9,19 @@ as uint8, and the model state (signs, scores, levels, Adam moments). Prints its 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import tempfile
+import threading
+import time
 
 import torch
 
 import inrcodec
+import inrcodec.api
 from inrcodec.encoder import EncodeOptions
-from inrcodec.fit.trainer import FitOptions
+from inrcodec.fit.trainer import Fitter, FitOptions
 from inrcodec.model.config import plan_network
 from inrcodec.video.io import read_video
 
@@ -31,6 +36,39 @@ def rss_mb() -> float:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PhaseTracer:
+    """Peak RSS per phase of the encode (reading, fitting steps, evaluations, measuring the written
+    file), sampled every 5 ms by a thread; the phases are marked by wrapping the functions that
+    run them, so the encode itself is unchanged."""
+
+    def __init__(self) -> None:
+        self.phase = "other (set-up, writing, between phases)"
+        self.peaks: dict[str, float] = {}
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss_mb())
+            time.sleep(0.005)
+
+    @contextlib.contextmanager
+    def wrapped(self, owner, name: str, label: str):
+        original = getattr(owner, name)
+
+        def run(*args, **kwargs):
+            before, self.phase = self.phase, label
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.phase = before
+
+        setattr(owner, name, run)
+        try:
+            yield
+        finally:
+            setattr(owner, name, original)
 
 
 def torch_warm_up() -> None:
@@ -70,7 +108,10 @@ def main() -> None:
     n = cfg.num_weights()
     # signs, scores, score gradients, two Adam moments (f32 each) + K mask coats (f32)
     model_mb = n * (4 * 5 + 4 * 3) / 2**20
-    with tempfile.TemporaryDirectory() as tmp:
+    tracer = PhaseTracer()
+    with tempfile.TemporaryDirectory() as tmp, tracer.wrapped(inrcodec.api, "read_video", "reading"), \
+            tracer.wrapped(Fitter, "train_steps", "fitting steps"), tracer.wrapped(Fitter, "evaluate", "evaluations"), \
+            tracer.wrapped(inrcodec.api, "compare", "measuring the file"):
         report = inrcodec.encode(args.input, os.path.join(tmp, "m.slt"), options=EncodeOptions(
             preset=args.preset, device="cpu", fit=FitOptions(epochs=args.epochs, batch_size=args.batch, activation_mib=args.activation_mib)))
     peak = peak_mb()
@@ -81,6 +122,7 @@ def main() -> None:
           f"{baseline:.0f} MiB after decoding one frame of the input")
     print(f"clip as uint8: {frames_mb:.0f} MiB (peak after reading: {after_read:.0f} MiB)")
     print(f"model state estimate: {model_mb:.0f} MiB")
+    print("peak RSS by phase: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in tracer.peaks.items()))
     torch_only = 1.5 * frames_mb + model_mb + warmed
     print(f"goal without the decoder's warm-up in the baseline: {torch_only:.0f} MiB -> {'met' if peak <= torch_only else 'NOT met'}")
     print(f"peak resident memory: {peak:.0f} MiB; goal 1.5 x frames + model + baseline = {goal:.0f} MiB "
