@@ -100,27 +100,23 @@ def main() -> None:
     warmed = rss_mb()
     decoder_warm_up(args.input)
     baseline = rss_mb()
-    clip = read_video(args.input)
-    frames_mb = clip.frames.nbytes / 2**20
-    after_read = peak_mb()
-    cfg = plan_network(clip.info.width, clip.info.height, args.preset)
-    del clip  # the encode reads the file itself: holding this copy too counted the frames twice
-    n = cfg.num_weights()
-    # signs, scores, score gradients, two Adam moments (f32 each) + K mask coats (f32)
-    model_mb = n * (4 * 5 + 4 * 3) / 2**20
-    tracer = PhaseTracer()
+    tracer = PhaseTracer()  # the encode reads the file itself: a clip held here would count twice
     with tempfile.TemporaryDirectory() as tmp, tracer.wrapped(inrcodec.api, "read_video", "reading"), \
             tracer.wrapped(Fitter, "train_steps", "fitting steps"), tracer.wrapped(Fitter, "evaluate", "evaluations"), \
             tracer.wrapped(inrcodec.api, "compare", "measuring the file"):
         report = inrcodec.encode(args.input, os.path.join(tmp, "m.slt"), options=EncodeOptions(
             preset=args.preset, device="cpu", fit=FitOptions(epochs=args.epochs, batch_size=args.batch, activation_mib=args.activation_mib)))
     peak = peak_mb()
+    frames_mb = report["frames"] * report["width"] * report["height"] * 3 / 2 / 2**20  # uint8 I420
+    n = plan_network(report["width"], report["height"], args.preset).num_weights()
+    # signs, scores, score gradients, two Adam moments (f32 each) + K mask coats (f32)
+    model_mb = n * (4 * 5 + 4 * 3) / 2**20
     goal = 1.5 * frames_mb + model_mb + baseline
     print(f"input {args.input}: {report['frames']} frames {report['width']}x{report['height']}, preset {args.preset}, "
           f"{n} weights, batch {args.batch}, {args.epochs} epoch(s)")
     print(f"runtime baseline: {imported:.0f} MiB after imports, {warmed:.0f} MiB after warming up torch's code, "
           f"{baseline:.0f} MiB after decoding one frame of the input")
-    print(f"clip as uint8: {frames_mb:.0f} MiB (peak after reading: {after_read:.0f} MiB)")
+    print(f"clip as uint8: {frames_mb:.0f} MiB")
     print(f"model state estimate: {model_mb:.0f} MiB")
     print("peak RSS by phase: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in tracer.peaks.items()))
     torch_only = 1.5 * frames_mb + model_mb + warmed

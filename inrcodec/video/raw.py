@@ -200,7 +200,6 @@ def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, na
         n_avail = total // fb
         first = min(start, n_avail)
         count = n_avail - first if frames is None else max(0, min(frames, n_avail - first))
-        buf.check_room(count * fb)
         stream.seek(pos + first * fb)
         if buf.read_from(stream, count * fb) != count * fb:
             raise InputError(f"{name}: file shrank while reading")
