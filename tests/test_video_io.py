@@ -270,6 +270,29 @@ def test_mp4_write_and_read_back(tmp_path):
     assert psnr(clip.frames, frames) > 35
 
 
+@pytest.mark.parametrize("fmt", ["mp4", "mkv"])
+@pytest.mark.parametrize("to_pipe", [False, True])
+def test_containers_take_more_frames_than_x264s_lookahead(tmp_path, fmt, to_pipe):
+    """150 frames: past the ~40 frames x264 holds back before the muxer writes its header (which
+    rewrites the stream's time base; every clip over 42 frames once failed in the muxer)."""
+    info = VideoInfo(32, 24, Fraction(25), "bt601", False)
+    frames = np.random.default_rng(0).integers(16, 236, (150, 32 * 24 * 3 // 2), dtype=np.uint8)
+    p = tmp_path / f"out.{fmt}"
+    if to_pipe:
+        out = io.BytesIO()
+        with open_writer("-", fmt, info, stdout=out) as w:
+            w.write(frames)
+        p.write_bytes(out.getvalue())
+    else:
+        with open_writer(str(p), fmt, info) as w:
+            w.write(frames)
+    with av.open(str(p)) as c:
+        st = c.streams.video[0]
+        pts = [f.pts for f in c.decode(st)]
+        assert st.average_rate == 25
+    assert len(pts) == 150 and len(set(pts)) == 150
+
+
 def test_mkv_full_range_tags(tmp_path):
     info = VideoInfo(64, 48, Fraction(24), "bt601", True)
     frames = smooth_frames(3)

@@ -199,6 +199,10 @@ class ContainerSink:
         st.width, st.height = info.width, info.height
         st.pix_fmt = "yuv420p"
         st.time_base = Fraction(1) / rate
+        # Frames carry pts in units of one frame. The muxer rewrites the stream's time base when it
+        # writes the header (at the first packet, which x264's lookahead delays by ~40 frames), so
+        # frames must not read it back from the stream: a later 1/12800 would collapse their pts.
+        self.frame_time_base = Fraction(1) / rate
         st.options = {"crf": str(crf), "preset": "medium"}
         cc = st.codec_context
         self._tags = (
@@ -230,7 +234,7 @@ class ContainerSink:
             )
             self._tag(vf)
             vf.pts = self.pts
-            vf.time_base = self.stream.time_base
+            vf.time_base = self.frame_time_base
             self.pts += 1
             for pkt in self.stream.encode(vf):
                 self.container.mux(pkt)
