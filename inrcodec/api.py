@@ -2,7 +2,9 @@
 
 encode(): read a video, fit every segment, write the .slt atomically, then decode the written file
 and measure what `decode` will really produce. decode(): read a .slt, regenerate the weights, render
-the requested frames into MP4/MKV/YUV/Y4M. info(): the header and a size breakdown.
+the requested frames into MP4/MKV/YUV/Y4M or PNG images. info(): the header and a size breakdown.
+Progress reaches a caller through a `progress` callback, warnings through Python's warnings
+(inrcodec.progress).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from dataclasses import replace
 from fractions import Fraction
 
+
+import numpy as np
 
 from .atomic import atomic_output
 from .bitstream import VERSION, Header, Segment, read_slt
@@ -23,9 +28,11 @@ from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_devi
 from .errors import InputError
 from .fit.trainer import EpochReport
 from .metrics.video import compare
-from .rate import widths_for_bpp
+from .progress import ProgressCallback, Throttle, quiet_warnings, warn
+from .rate import DEFAULT_BPP, widths_for_bpp
 from .model.config import NetworkConfig
-from .video.io import guess_format, open_writer, read_video
+from .video.io import RAW_EXTS, guess_format, open_writer, output_paths, read_video
+from .video.y4m import MAGIC as Y4M_MAGIC
 
 
 def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[Segment], dict[str, int]]:
@@ -43,14 +50,14 @@ def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[Segment], dict[
     return data, header, segments, sections
 
 
-def check_overwrite(path: str, overwrite: bool) -> None:
-    """Like ffmpeg: never replace an existing output without -y."""
+def check_overwrite(path: str, overwrite: bool, how: str = "overwrite=True") -> None:
+    """Like ffmpeg: never replace an existing output unless told to (`how` names the way to)."""
     if path == "-":
         return
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory")
     if os.path.exists(path) and not overwrite:
-        raise InputError(f"{path} already exists (use -y to overwrite)")
+        raise InputError(f"{path} already exists (pass {how} to replace it)")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InputError(f"{path}: directory {parent} does not exist")
@@ -58,6 +65,36 @@ def check_overwrite(path: str, overwrite: bool) -> None:
 
 def bits_per_pixel(num_bytes: int, width: int, height: int, frames: int) -> float:
     return 8.0 * num_bytes / (width * height * frames)
+
+
+def input_bits_per_pixel(path: str, clip_frames: int, whole: bool) -> float | None:
+    """The bpp of a compressed input file (not raw, not Y4M), over its own frame count; None when
+    it is not such a file or its length is unknown."""
+    if path == "-" or Path(path).suffix.lower() in RAW_EXTS or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        if f.read(len(Y4M_MAGIC)) == Y4M_MAGIC:
+            return None
+    import av
+
+    try:
+        with av.open(path) as c:
+            st = c.streams.video[0]
+            frames = clip_frames if whole else st.frames
+            w, h = st.codec_context.width, st.codec_context.height
+    except (av.FFmpegError, OSError, IndexError):
+        return None
+    return bits_per_pixel(os.path.getsize(path), w, h, frames) if frames and w and h else None
+
+
+def _measured(frames: Iterator[np.ndarray], total: int, tell: Throttle) -> Iterator[np.ndarray]:
+    """Pass rendered batches through, reporting frames done under `phase`."""
+    done = 0
+    tell("measure", 0, total)
+    for batch in frames:
+        yield batch
+        done += batch.shape[0]
+        tell("measure", done, total)
 
 
 def encode(
@@ -79,20 +116,38 @@ def encode(
     checkpoint_minutes: float = 5.0,
     stdin=None,
     stdout=None,
+    progress: ProgressCallback | None = None,
+    quiet: bool = False,
+    overwrite_hint: str = "overwrite=True",
 ) -> dict:
     """Encode a video file (or '-' for stdin) into a .slt file (or '-' for stdout); returns the
     report, measured by decoding the written bytes.
 
+    The rate: `bpp` when given; else, when `options` choose no preset and no width, rate control at
+    DEFAULT_BPP (0.2); else the network the options choose. `frames` beyond the clip encode the
+    frames there are, with a warning. `progress` receives Progress events (reading, fitting,
+    measuring); warnings (InrcodecWarning) are silenced by `quiet`.
+
     The fit is checkpointed to `checkpoint` (default OUTPUT.ckpt; none for stdout without one)
     every `checkpoint_minutes` and on Ctrl-C; `resume=True` continues from it. The checkpoint is
     deleted once the output is written."""
-    options = options or EncodeOptions()
+    with quiet_warnings(quiet):
+        return _encode(input, output, size=size, fps=fps, frames=frames, start=start, matrix=matrix,
+                       full_range=full_range, bpp=bpp, options=options or EncodeOptions(), overwrite=overwrite,
+                       on_epoch=on_epoch, checkpoint=checkpoint, resume=resume,
+                       checkpoint_minutes=checkpoint_minutes, stdin=stdin, stdout=stdout,
+                       tell=Throttle(progress), overwrite_hint=overwrite_hint)
+
+
+def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp, options, overwrite, on_epoch,
+            checkpoint, resume, checkpoint_minutes, stdin, stdout, tell: Throttle, overwrite_hint) -> dict:
     if bpp is not None:
         if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
             raise InputError(f"--bpp must be a positive number, got {bpp}")
         if any(v is not None for v in (options.stem_hidden, options.c0, options.c_min)):
             raise InputError("--bpp chooses the widths itself: drop --stem-hidden/--channels/--min-channels")
-    check_overwrite(output, overwrite)
+    target = bpp if bpp is not None else (None if options.fixed_network() else DEFAULT_BPP)
+    check_overwrite(output, overwrite, overwrite_hint)
     options.validate()  # every option check before the (possibly long) read and fit
     device = resolve_device(options.device)
     ckpt = checkpoint or (output + ".ckpt" if output != "-" else None)
@@ -100,15 +155,18 @@ def encode(
         raise InputError("--resume needs --checkpoint PATH when the output is stdout")
     if ckpt is not None and not resume and os.path.exists(ckpt) and not overwrite:
         raise InputError(f"{ckpt} holds an interrupted encode: add --resume to continue it, or -y to start over")
+    tell("read", 0, frames)
     clip = read_video(input, size=size, fps=fps, start=start, frames=frames, matrix=matrix,
-                      full_range=full_range, stdin=stdin)
+                      full_range=full_range, stdin=stdin, on_frames=lambda n: tell("read", n, frames))
+    tell("read", len(clip), len(clip), force=True)
     if frames is not None and len(clip) < frames:
-        raise InputError(f"--frames {frames} is beyond the clip: only {len(clip)} frames from frame {start}")
-    if bpp is not None:  # rate control: the preset's widths scaled to land near the target
-        options = replace(options, **widths_for_bpp(clip, options, bpp))
+        warn(f"only {len(clip)} frames from frame {start} (asked for {frames}); encoding those")
+    if target is not None:  # rate control: the preset's widths scaled to land near the target
+        options = replace(options, **widths_for_bpp(clip, options, target))
     t0 = time.perf_counter()
     plan = CheckpointOptions(ckpt, resume, checkpoint_minutes) if ckpt is not None else None
-    data = encode_clip(clip, options, on_epoch, checkpoint=plan)
+    data = encode_clip(clip, options, on_epoch, checkpoint=plan,
+                       on_progress=lambda done, total, status: tell("fit", done, total, status))
     fit_seconds = time.perf_counter() - t0
     if output == "-":
         (stdout or sys.stdout.buffer).write(data)
@@ -124,14 +182,20 @@ def encode(
     report = {
         "bytes": len(data),
         "bpp": bits_per_pixel(len(data), clip.info.width, clip.info.height, len(clip)),
+        "target_bpp": target,
         "frames": len(clip),
         "width": clip.info.width,
         "height": clip.info.height,
         "fit_seconds": fit_seconds,
         "weights": header.network.num_weights() * len(segments),
         "device": str(device),
+        "input_bpp": input_bits_per_pixel(input, len(clip), frames is None and start == 0),
     }
-    report.update(compare(clip, Decoder(header, segments, device).render(range(len(clip)))))
+    rendered = Decoder(header, segments, device).render(range(len(clip)))
+    report.update(compare(clip, _measured(rendered, len(clip), tell)))
+    if report["input_bpp"] is not None and report["bpp"] > report["input_bpp"]:
+        warn(f"the output ({report['bpp']:.3f} bpp) is larger than the input file ({report['input_bpp']:.3f} bpp); "
+             f"a lower --bpp makes it smaller")
     return report
 
 
@@ -146,32 +210,45 @@ def decode(
     overwrite: bool = False,
     stdin=None,
     stdout=None,
+    progress: ProgressCallback | None = None,
+    quiet: bool = False,
+    overwrite_hint: str = "overwrite=True",
 ) -> dict:
-    """Decode a .slt file (or '-') into MP4/MKV/YUV/Y4M (or '-' for stdout)."""
-    fmt = format or (guess_format(output) if output != "-" else None)
-    if fmt is None:
-        raise InputError("writing to stdout needs --format (mp4, mkv, yuv or y4m)")
-    check_overwrite(output, overwrite)
-    dev = resolve_device(device)
-    data, header, segments, _ = load_slt(input, stdin)
-    selected = parse_frame_range(frames, header.frames)
-    decoder = Decoder(header, segments, dev)
-    t0 = time.perf_counter()
-    count = 0
-    with open_writer(output, fmt, decoder.info, crf=crf, stdout=stdout) as writer:
-        for batch in decoder.render(selected):
-            writer.write(batch)
-            count += batch.shape[0]
-    seconds = time.perf_counter() - t0
-    return {
-        "bpp": bits_per_pixel(len(data), header.width, header.height, header.frames),
-        "frames": count,
-        "fps": count / seconds if seconds > 0 else math.inf,
-        "seconds": seconds,
-        "width": header.width,
-        "height": header.height,
-        "format": fmt,
-    }
+    """Decode a .slt file (or '-') into MP4/MKV/YUV/Y4M/PNG (or '-' for stdout). `frames` is a
+    range 'a:b' (clamped to the clip, with a warning) or one frame index. `progress` receives
+    "decode" events; warnings are silenced by `quiet`."""
+    with quiet_warnings(quiet):
+        fmt = format or (guess_format(output) if output != "-" else None)
+        if fmt is None:
+            raise InputError("writing to stdout needs --format (mp4, mkv, yuv or y4m)")
+        dev = resolve_device(device)
+        data, header, segments, _ = load_slt(input, stdin)
+        selected = parse_frame_range(frames, header.frames)
+        for path in output_paths(output, fmt, len(selected)):
+            check_overwrite(path, overwrite, overwrite_hint)
+        decoder = Decoder(header, segments, dev)
+        tell = Throttle(progress)
+        t0 = time.perf_counter()
+        count = 0
+        tell("decode", 0, len(selected))
+        with open_writer(output, fmt, decoder.info, crf=crf, stdout=stdout, frames=len(selected)) as writer:
+            for batch in decoder.render(selected):
+                writer.write(batch)
+                count += batch.shape[0]
+                tell("decode", count, len(selected))
+        seconds = time.perf_counter() - t0
+        speed = count / seconds if seconds > 0 else math.inf
+        return {
+            "bpp": bits_per_pixel(len(data), header.width, header.height, header.frames),
+            "frames": count,
+            "fps": speed,  # the render speed (kept for scripts; see render_fps and frame_rate)
+            "render_fps": speed,
+            "frame_rate": str(header.fps),
+            "seconds": seconds,
+            "width": header.width,
+            "height": header.height,
+            "format": fmt,
+        }
 
 
 def info(input: str, stdin=None) -> dict:
@@ -190,7 +267,7 @@ def info(input: str, stdin=None) -> dict:
         "segments": [{"first_frame": s.first_frame, "frames": s.frame_count, "seed": s.seed} for s in segments],
         "generator": header.generator,
         "levels": len(header.sparsity),
-        "sparsity": list(header.sparsity),
+        "sparsity": [float(str(np.float32(v))) for v in header.sparsity],  # as stored: float32, shortest form
         "network": network_summary(header.network),
         "weights": header.network.num_weights() * len(segments),
         "bytes": len(data),

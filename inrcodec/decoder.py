@@ -13,7 +13,7 @@ from .allocator import tune_allocator
 from .bitstream import Header, Segment
 from .bitstream.format import QUANT_METHODS
 from .entropy.values import dequantize
-from .errors import InputError
+from .frame_range import decode_range
 from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions, inference_batch
 from .model.strips import activation_budget, render
 from .video.clip import VideoInfo
@@ -23,22 +23,8 @@ RENDER_BATCH = None  # frames per forward pass: None = as many as the memory bud
 
 
 def parse_frame_range(spec: str | None, total: int) -> range:
-    """'a:b' (b exclusive, either side optional) or a single index -> the frames to render."""
-    if spec is None or spec == "":
-        return range(total)
-    try:
-        if ":" in spec:
-            a, b = spec.split(":", 1)
-            start = int(a) if a.strip() else 0
-            stop = int(b) if b.strip() else total
-        else:
-            start = int(spec)
-            stop = start + 1
-    except ValueError:
-        raise InputError(f"--frames must look like a:b, got {spec!r}") from None
-    if start < 0 or stop > total or start >= stop:
-        raise InputError(f"--frames {spec} is outside the clip's {total} frames (0:{total})")
-    return range(start, stop)
+    """The frames a decode renders (frame_range.decode_range: 'a:b', one index, or all)."""
+    return decode_range(spec, total)
 
 
 class Decoder:

@@ -16,6 +16,7 @@ The NeRV baselines, same architecture with trained weights (quantised payload pe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -55,19 +56,27 @@ def check_sparsity(sparsity: tuple[float, ...]) -> tuple[float, ...]:
 
 
 def resolve_device(name: str) -> torch.device:
+    """'auto' (the first CUDA GPU if there is one, else the CPU), 'cpu', 'cuda' or 'cuda:N'."""
+    name = str(name).strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda requested but no CUDA device is available")
-    if name not in ("cpu", "cuda"):
-        raise InputError(f"unknown device {name!r} (auto, cpu or cuda)")
+    if name == "cpu":
+        return torch.device("cpu")
+    m = re.fullmatch(r"cuda(?::([0-9]+))?", name)
+    if m is None:
+        raise InputError(f"unknown device {name!r} (auto, cpu, cuda or cuda:N)")
+    if not torch.cuda.is_available():
+        raise InputError(f"--device {name} requested but no CUDA device is available")
+    if m.group(1) is not None and int(m.group(1)) >= torch.cuda.device_count():
+        raise InputError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return torch.device(name)
 
 
 @dataclass
 class EncodeOptions:
     method: str = "slt"
-    preset: str = DEFAULT_PRESET
+    preset: str | None = None  # None: the default preset's shape, its widths chosen by rate control (api.encode)
     levels: int | None = None
     sparsity: tuple[float, ...] | None = None
     seed: int = 0
@@ -142,17 +151,25 @@ class EncodeOptions:
         if self.fit.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise InputError("--amp needs bfloat16 support: a GPU of the Ampere generation or newer")
 
+    @property
+    def preset_name(self) -> str:
+        return self.preset or DEFAULT_PRESET
+
+    def fixed_network(self) -> bool:
+        """Whether the caller chose the network (a preset or a width): then no default rate applies."""
+        return self.preset is not None or any(v is not None for v in (self.stem_hidden, self.c0, self.c_min))
+
     def network(self, width: int, height: int) -> NetworkConfig:
-        return plan_network(width, height, self.preset, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)
+        return plan_network(width, height, self.preset_name, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)
 
     def settings(self) -> dict:
         """Everything that shapes the fitted result (what a resume must match)."""
         if self.method in QUANT_METHODS:
-            return {"method": self.method, "preset": self.preset, "seed": self.seed,
+            return {"method": self.method, "preset": self.preset_name, "seed": self.seed,
                     "segment_frames": self.segment_frames, "widths": (self.stem_hidden, self.c0, self.c_min),
                     "quant_bits": self.quant_bits, "prune": self.prune if self.method == "sparse" else None,
                     "finetune": self.finetune if self.method == "sparse" else None, "fit": self.fit}
-        return {"method": self.method, "preset": self.preset, "sparsity": self.resolved_sparsity(), "seed": self.seed,
+        return {"method": self.method, "preset": self.preset_name, "sparsity": self.resolved_sparsity(), "seed": self.seed,
                 "segment_frames": self.segment_frames, "widths": (self.stem_hidden, self.c0, self.c_min),
                 "fixed_gain": self.fixed_gain, "fit": self.fit}
 
@@ -205,12 +222,44 @@ def segment_seed(options: EncodeOptions, segment: int) -> int:
     return (int(options.seed) + segment) % (1 << 64)
 
 
+class FitProgress:
+    """Turns one segment fit's epochs and steps into whole-encode figures: `on_epoch(segment,
+    segments, report)` per epoch, and `on_progress(steps done, steps total, status)` after every
+    step of every segment (its receiver throttles)."""
+
+    def __init__(self, ranges: list[tuple[int, int]], options: EncodeOptions,
+                 on_epoch: Callable[[int, int, EpochReport], None] | None,
+                 on_progress: Callable[[int, int, str], None] | None) -> None:
+        per_epoch = [-(-count // options.fit.batch_size) for _, count in ranges]
+        self.per_epoch = per_epoch
+        self.base = [sum(s * options.fit.epochs for s in per_epoch[:i]) for i in range(len(ranges))]
+        self.total = sum(s * options.fit.epochs for s in per_epoch)
+        self.on_epoch, self.on_progress = on_epoch, on_progress
+        self.status = ""
+
+    def epoch(self, si: int, segments: int, report: EpochReport) -> None:
+        psnr = f"{report.best_psnr:.2f} dB" if report.best_psnr is not None else "-"
+        seg = f"seg {si + 1}/{segments} " if segments > 1 else ""
+        self.status = f"{seg}epoch {report.epoch}/{report.epochs} loss {report.loss:.5f} best PSNR {psnr}"
+        if self.on_epoch:
+            self.on_epoch(si, segments, report)
+        if self.on_progress:
+            self.on_progress(self.base[si] + report.epoch * self.per_epoch[si], self.total, self.status)
+
+    def stepper(self, si: int, epoch_offset: int = 0) -> Callable[[int], None] | None:
+        """The fitter's on_step for segment `si` (a stage starting `epoch_offset` epochs in)."""
+        if self.on_progress is None:
+            return None
+        base = self.base[si] + epoch_offset * self.per_epoch[si]
+        return lambda step: self.on_progress(base + step, self.total, self.status)
+
+
 def _run_stage(
     fitter: Fitter,
     where: tuple[int, int],
     done: list[dict],
     saver: Checkpointer | None,
-    on_epoch: Callable[[int, int, EpochReport], None] | None,
+    progress: FitProgress,
     should_stop: Callable[[], bool],
     extra_state: dict | None = None,
     epochs: tuple[int, int] | None = None,
@@ -224,14 +273,14 @@ def _run_stage(
         return {**fitter.state_dict(), **(extra_state or {})}
 
     def after_epoch(report: EpochReport) -> None:
-        if on_epoch:
-            if epochs is not None:
-                report = EpochReport(epochs[0] + report.epoch, epochs[1], report.loss, report.psnr, report.best_psnr)
-            on_epoch(si, n_segments, report)
+        if epochs is not None:
+            report = EpochReport(epochs[0] + report.epoch, epochs[1], report.loss, report.psnr, report.best_psnr)
+        progress.epoch(si, n_segments, report)
         if saver is not None and saver.due():
             saver.save(si, done, state())
 
-    if not fitter.run(on_epoch=after_epoch, should_stop=should_stop):
+    on_step = progress.stepper(si, epochs[0] if epochs is not None else 0)
+    if not fitter.run(on_epoch=after_epoch, should_stop=should_stop, on_step=on_step):
         if saver is None:
             raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)")
         saver.save(si, done, state())
@@ -243,10 +292,12 @@ def encode_clip(
     options: EncodeOptions,
     on_epoch: Callable[[int, int, EpochReport], None] | None = None,
     checkpoint: CheckpointOptions | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> bytes:
     """Fit every segment of an in-memory clip and return the .slt bytes. With a checkpoint, the
     state is saved every few minutes and on Ctrl-C (then Interrupted is raised), and --resume
-    continues a saved encode bit-exactly."""
+    continues a saved encode bit-exactly. `on_progress(steps done, steps total, status)` follows
+    every fitting step."""
     info = clip.info
     options.validate()
     sparsity = options.header_sparsity()
@@ -266,6 +317,7 @@ def encode_clip(
             state = saver.load()
     done: list[dict] = state["done"] if state else []
     ranges = segment_ranges(len(clip), options.segment_frames)
+    progress = FitProgress(ranges, options, on_epoch, on_progress)
     with ctrl_c_requests_stop() as stop_flag:
         for si in range(len(done), len(ranges)):
             first, count = ranges[si]
@@ -273,13 +325,13 @@ def encode_clip(
             if options.method in QUANT_METHODS:
                 resume = state["fitter"] if state is not None and int(state["segment"]) == si else None
                 done.append(_fit_quantised(clip, options, config, (si, len(ranges)), seed, device, done, resume,
-                                           saver, on_epoch, stop_flag.is_set))
+                                           saver, progress, stop_flag.is_set))
                 continue
             net = build_network(options, config, info.width, info.height, seed, device)
             fitter = Fitter(net, clip.frames[first : first + count], info, options.fit, device)
             if state is not None and int(state["segment"]) == si:
                 fitter.load_state_dict(state["fitter"])
-            _run_stage(fitter, (si, len(ranges)), done, saver, on_epoch, stop_flag.is_set)
+            _run_stage(fitter, (si, len(ranges)), done, saver, progress, stop_flag.is_set)
             result = fitter.result()
             done.append({"levels": [torch.from_numpy(lv) for lv in result.levels],
                          "scales": [torch.from_numpy(sc) for sc in result.scales]})
@@ -305,7 +357,7 @@ def _fit_quantised(
     done: list[dict],
     resume: dict | None,
     saver: Checkpointer | None,
-    on_epoch: Callable[[int, int, EpochReport], None] | None,
+    progress: FitProgress,
     should_stop: Callable[[], bool],
 ) -> dict:
     """One segment of the dense or sparse baseline: train (stage 1); for sparse, prune globally and
@@ -319,7 +371,7 @@ def _fit_quantised(
     net = build_network(options, config, clip.info.width, clip.info.height, seed, device)
 
     def run(fitter: Fitter, stage: int, offset: int) -> None:
-        _run_stage(fitter, where, done, saver, on_epoch, should_stop, {"stage": stage}, (offset, train + tune))
+        _run_stage(fitter, where, done, saver, progress, should_stop, {"stage": stage}, (offset, train + tune))
 
     masks = None
     if resume is not None and int(resume.get("stage", 1)) == 2:

@@ -24,6 +24,10 @@ from .video.clip import Clip
 GUESS_BITS = {"dense": 6.0, "sparse": 4.5}  # keyed by QUANT_METHODS
 GUESS_OVERHEAD = 1100  # bytes per layer of a trained method's value histogram (first guess)
 
+# The rate of an encode that names no rate, preset or width, as CRF 23 is x264's: x264's CRF 23
+# lands at 0.07-0.25 bpp on our clips, and our fits gain little past 0.2 (docs/results.md).
+DEFAULT_BPP = 0.2
+
 
 def level_entropy_bits(sparsity: tuple[float, ...]) -> float:
     """Bits per weight of the levels a supermask method codes: H(P(level = j))."""
@@ -85,4 +89,4 @@ def widths_for_bpp(clip: Clip, opts: EncodeOptions, bpp: float, bits_per_weight:
         bits_per_weight, overhead = first_estimate(clip, opts)
     target_bytes = bpp * clip.info.width * clip.info.height * len(clip) / 8
     weights = max(8 * (target_bytes - overhead), 64.0) / bits_per_weight
-    return widths_for_weights(clip.info.width, clip.info.height, opts.preset, weights)
+    return widths_for_weights(clip.info.width, clip.info.height, opts.preset_name, weights)

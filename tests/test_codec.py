@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from inrcodec.progress import InrcodecWarning
 import torch
 
 import inrcodec
@@ -97,7 +99,9 @@ def test_frame_range_parsing():
     assert parse_frame_range(":2", 10) == range(0, 2)
     assert parse_frame_range("7:", 10) == range(7, 10)
     assert parse_frame_range("4", 10) == range(4, 5)
-    for bad in ("5:20", "3:3", "x", "-1:2"):
+    with pytest.warns(InrcodecWarning, match="rendering 5:10"):  # clamped, like ffmpeg
+        assert parse_frame_range("5:20", 10) == range(5, 10)
+    for bad in ("3:3", "x", "-1:2", "10:12", "10", "\u0661:3", "1_0", "+1:3"):
         with pytest.raises(InputError):
             parse_frame_range(bad, 10)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+import warnings
 
 import click
 
@@ -14,11 +16,15 @@ from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
 from ..bitstream.format import QUANT_METHODS
 from ..encoder import METHODS, EncodeOptions
+from ..frame_range import encode_span
 from ..model.config import DEFAULT_PRESET, PRESETS
-from ..video.io import parse_fps, parse_size
-from .report import EpochProgress, print_table
+from ..progress import InrcodecWarning, warn
+from ..rate import DEFAULT_BPP
+from ..video.io import FORMATS, parse_fps, parse_size
+from .report import PhaseProgress, print_table
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of standard output closed it
 
 
 def _json_safe(value):
@@ -46,11 +52,47 @@ def _parse_sparsity(text: str | None) -> tuple[float, ...] | None:
         raise InrcodecError(f"--sparsity must be comma-separated numbers, got {text!r}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="inrcodec")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """inrcodec: a neural video codec that stores a video as a seeded random network plus the
     learned-scale hierarchical supermasks that select a good subnetwork of it."""
+    warnings.showwarning = _show_warning
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+DEVICE_HELP = "auto (a CUDA GPU if there is one), cpu, cuda, or cuda:N for the N-th GPU."
+
+# Encode options that only some methods use: given on the command line with another method, they
+# have no effect, and the encode says so.
+METHOD_OPTIONS = {
+    "levels": ("slt", "slt-fixed", "supermask"),
+    "sparsity": ("slt", "slt-fixed", "supermask"),
+    "lr_scales": ("slt", "supermask"),
+    "fixed_gain": ("slt-fixed",),
+    "quant_bits": ("dense", "sparse"),
+    "prune": ("sparse",),
+    "finetune": ("sparse",),
+}
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def _warn_unused(ctx: click.Context, method: str) -> None:
+    for name, methods in METHOD_OPTIONS.items():
+        if _given(ctx, name) and method not in methods:
+            flag = "--" + name.replace("_", "-")
+            warn(f"{flag} has no effect with --method {method} (it applies to {', '.join(methods)})")
+
+
+def _refuse_terminal(output: str) -> None:
+    if output == "-" and sys.stdout.isatty():
+        raise InrcodecError("refusing to write binary data to a terminal: redirect standard output (> FILE) or pipe it")
 
 
 @cli.command()
@@ -60,12 +102,13 @@ def cli() -> None:
 @click.option("--fps", help="Frame rate (25, 30000/1001, 29.97); overrides the input's rate.")
 @click.option("--matrix", type=click.Choice(["bt601", "bt709"]), help="Colour matrix of the input (default: its tag, else bt601).")
 @click.option("--range", "colour_range", type=click.Choice(["limited", "full"]), help="Colour range of the input (default: its tag, else limited).")
-@click.option("--frames", type=int, help="Encode at most N frames.")
-@click.option("--start", type=int, default=0, show_default=True, help="First frame to encode.")
+@click.option("--frames", help="N: the first N frames (from --start); a:b: frames a to b-1 (no --start then).")
+@click.option("--start", type=int, help="First frame to encode, with --frames N  [default: 0]")
 @click.option("--method", default="slt", show_default=True, type=click.Choice(list(METHODS)),
               help="slt: learned scales (the paper); slt-fixed: one fixed scale; supermask: a single mask; "
                    "dense: NeRV with trained, quantised weights; sparse: dense plus global magnitude pruning.")
-@click.option("--preset", default=DEFAULT_PRESET, show_default=True, help=f"Network size: {', '.join(PRESETS)}.")
+@click.option("--preset", help=f"Network size: {', '.join(PRESETS)} (fixed widths). Default: the {DEFAULT_PRESET} "
+              f"preset's shape with widths chosen by rate control at {DEFAULT_BPP:g} bpp.")
 @click.option("--epochs", type=int, default=FitOptions.epochs, show_default=True, help="Passes over the clip.")
 @click.option("--levels", type=int, help="Number of nested masks K (default 3; not for dense, sparse).")
 @click.option("--sparsity", help="K increasing sparsities, e.g. 0.5,0.8,0.92 (not for dense, sparse).")
@@ -76,7 +119,7 @@ def cli() -> None:
 @click.option("--finetune", type=float, default=EncodeOptions.finetune, show_default=True,
               help="sparse: fraction of the epochs spent fine-tuning after pruning.")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Seed of the random network.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--batch-size", type=int, default=FitOptions.batch_size, show_default=True, help="Frames per step.")
 @click.option("--lr", type=float, default=None,
               help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
@@ -85,7 +128,8 @@ def cli() -> None:
 @click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
 @click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
-              "(within a few %% for slt, slt-fixed, supermask; a first guess for dense, sparse).")
+              "(within a few percent for slt, slt-fixed, supermask; a first guess for dense, sparse). "
+              f"Default: {DEFAULT_BPP:g} unless --preset or a width is given.")
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
 @click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
 @click.option("--min-channels", "c_min", type=int, help="Override the preset's narrowest feature width.")
@@ -95,16 +139,16 @@ def cli() -> None:
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True, help="Minutes between checkpoints (0: every epoch).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted encode from its checkpoint.")
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output (and a stale checkpoint) if it exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def encode(input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
-           finetune, seed, device, batch_size, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures (instead of the summary table).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
+@click.pass_context
+def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits,
+           prune, finetune, seed, device, batch_size, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
            checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
-    if frames is not None and frames < 1:
-        raise InrcodecError("--frames must be at least 1")
-    if start < 0:
-        raise InrcodecError("--start must be 0 or more")
+    start, frames = encode_span(frames, start)
+    _refuse_terminal(output)
+    _warn_unused(ctx, method)
     lrs = {}
     if lr is not None:  # the weights' rate for dense and sparse, the scores' rate otherwise
         lrs["lr_weights" if method in QUANT_METHODS else "lr_scores"] = lr
@@ -113,34 +157,38 @@ def encode(input, output, size, fps, matrix, colour_range, frames, start, method
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
         finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed, **lrs),
     )
-    with EpochProgress(enabled=not quiet) as progress:
+    with PhaseProgress(enabled=not quiet) as progress:
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
             matrix=matrix, full_range=None if colour_range is None else colour_range == "full", bpp=bpp,
-            frames=frames, start=start, options=options, overwrite=overwrite, on_epoch=progress.update,
-            checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes,
+            frames=frames, start=start, options=options, overwrite=overwrite, progress=progress.update,
+            checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes, overwrite_hint="-y",
         )
-    if not quiet:
-        print_table("encode", report, ["bytes", "bpp", "psnr_rgb", "psnr_y", "ms_ssim", "frames", "fit_seconds"])
+    if not quiet and not as_json:
+        print_table("encode", report, ["bytes", "bpp", "target_bpp", "psnr_rgb", "psnr_y", "ms_ssim", "frames", "fit_seconds"])
     if as_json:
         _emit_json(report, to_stderr=output == "-")
 
 
 @cli.command()
 @click.argument("input")
-@click.option("-o", "--output", required=True, help="Output video (.mp4, .mkv, .yuv, .y4m), or - for stdout.")
-@click.option("--format", "fmt", type=click.Choice(["mp4", "mkv", "yuv", "y4m"]), help="Output format (default: from the extension).")
-@click.option("--frames", "frame_range", help="Frames a:b to render (b exclusive).")
+@click.option("-o", "--output", required=True,
+              help="Output video (.mp4, .mkv, .yuv, .y4m), PNG images (frames/%04d.png), or - for stdout.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), help="Output format (default: from the extension).")
+@click.option("--frames", "frame_range", help="a:b: frames a to b-1 (clamped to the clip); N: frame N alone.")
 @click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="x264 quality for MP4/MKV (lower is better).")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
-@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures (instead of the summary table).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
 def decode(input, output, fmt, frame_range, crf, device, overwrite, as_json, quiet):
-    """Render a .slt file (or - for stdin) to video."""
-    report = api.decode(input, output, format=fmt, frames=frame_range, crf=crf, device=device, overwrite=overwrite)
-    if not quiet:
-        print_table("decode", report, ["bpp", "frames", "fps", "format"])
+    """Render a .slt file (or - for stdin) to video or images."""
+    _refuse_terminal(output)
+    with PhaseProgress(enabled=not quiet) as progress:
+        report = api.decode(input, output, format=fmt, frames=frame_range, crf=crf, device=device, overwrite=overwrite,
+                            progress=progress.update, overwrite_hint="-y")
+    if not quiet and not as_json:
+        print_table("decode", report, ["bpp", "frames", "frame_rate", "render_fps", "format"])
     if as_json:
         _emit_json(report, to_stderr=output == "-")
 
@@ -164,8 +212,19 @@ from .bench import bench  # noqa: E402
 cli.add_command(bench)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, InrcodecWarning):
+        sys.stderr.write(f"inrcodec: warning: {str(message).splitlines()[0]}\n")
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one-line errors with exit code 2 instead of tracebacks."""
+    """Entry point: one-line errors with exit code 2 instead of tracebacks; warnings as one line."""
+    warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, prog_name="inrcodec", standalone_mode=False)
     except InrcodecError as e:
@@ -179,8 +238,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
     except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
+        # The reader went away (`| head`): stop quietly, with the status a shell gives a process
+        # that SIGPIPE ended. Standard output is pointed at /dev/null so the final flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         _fail(f"{where}{e.strerror or e}")

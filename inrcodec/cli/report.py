@@ -1,56 +1,68 @@
-"""What the CLI shows a person: a rich progress bar while fitting, and small tables afterwards. All
-of it goes to stderr, so stdout stays free for video, bitstreams or JSON."""
+"""What the CLI shows a person: a progress line per phase while it works, and small tables afterwards.
+All of it goes to stderr, so stdout stays free for video, bitstreams or JSON."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
-from ..fit.trainer import EpochReport
+from ..progress import Progress as ProgressEvent
 
 console = Console(stderr=True)
 
 
-class EpochProgress:
-    """Progress over all epochs of all segments: epoch, loss, PSNR and ETA."""
+class PhaseProgress:
+    """One line per phase of a run (reading, fitting, measuring, decoding), each with its count
+    and, where the total is known, a bar and an ETA; fed by the API's Progress events."""
+
+    LABELS = {"read": "reading", "fit": "fitting", "measure": "measuring", "decode": "decoding"}
+    UNITS = {"read": "frames", "fit": "steps", "measure": "frames", "decode": "frames"}
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.progress: Progress | None = None
-        self.task = None
+        self.tasks: dict[str, int] = {}
 
-    def __enter__(self) -> "EpochProgress":
-        if self.enabled:
+    def __enter__(self) -> "PhaseProgress":
+        return self
+
+    def _start(self) -> None:
+        """The display appears with the first event (an option error prints no empty bar)."""
+        if self.enabled and self.progress is None:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.fields[status]}"),
+                TextColumn("[bold]{task.description:<9}"),
+                BarColumn(bar_width=20),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[unit]}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
+                TextColumn("{task.fields[status]}"),  # last: the one to shorten on a narrow terminal
                 console=console,
                 transient=False,
             )
             self.progress.__enter__()
-        return self
 
-    def update(self, segment: int, segments: int, r: EpochReport) -> None:
+    def update(self, event: ProgressEvent) -> None:
+        self._start()
         if not self.progress:
             return
-        if self.task is None:
-            self.task = self.progress.add_task("fitting", total=r.epochs * segments, status="")
-        psnr = f"{r.best_psnr:.2f} dB" if r.best_psnr is not None else "-"
-        seg = f"seg {segment + 1}/{segments} " if segments > 1 else ""
-        self.progress.update(
-            self.task,
-            completed=segment * r.epochs + r.epoch,
-            status=f"{seg}epoch {r.epoch}/{r.epochs} loss {r.loss:.5f} best PSNR {psnr}",
-        )
+        task = self.tasks.get(event.phase)
+        if task is None:
+            for other in self.tasks.values():  # an earlier phase is over: stop its clock
+                self.progress.stop_task(other)
+            task = self.progress.add_task(self.LABELS.get(event.phase, event.phase), total=event.total,
+                                          unit=self.UNITS.get(event.phase, ""), status="")
+            self.tasks[event.phase] = task
+        self.progress.update(task, completed=event.done, total=event.total, status=event.status)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if self.progress:
-            self.progress.__exit__(*exc)
+            if exc_type is not None:  # the error's one line is what matters: take the display away
+                self.progress.live.transient = True
+            self.progress.__exit__(exc_type, exc, tb)
 
 
 def _fmt(value) -> str:

@@ -140,9 +140,11 @@ class Fitter:
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * f
 
-    def train_steps(self, should_stop: Callable[[], bool] | None = None) -> bool:
+    def train_steps(self, should_stop: Callable[[], bool] | None = None,
+                    on_step: Callable[[int], None] | None = None) -> bool:
         """Run the rest of the current epoch; False when should_stop() interrupted it. The epoch's
-        permutation and position are fitter state, so an interrupted epoch resumes exactly."""
+        permutation and position are fitter state, so an interrupted epoch resumes exactly.
+        `on_step(steps done)` follows every step (it must not read tensors: no host round trips)."""
         self.net.train()
         if self.perm is None:
             self.perm = torch.randperm(self.count, generator=self.generator)
@@ -162,6 +164,8 @@ class Fitter:
             self.epoch_loss += loss.detach() * idx.numel()
             self.step += 1
             self.pos += 1
+            if on_step is not None:
+                on_step(self.step)
         return True
 
     @torch.no_grad()
@@ -186,13 +190,14 @@ class Fitter:
             return
         self.best = ([m.level.to(torch.uint8) for m in self.layers], [m.scales().detach().clone() for m in self.layers])
 
-    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None) -> bool:
+    def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None,
+            on_step: Callable[[int], None] | None = None) -> bool:
         """Train from where the fitter is to opts.epochs. Returns False when should_stop() asked it
         to stop early (checked before every step); the state is then consistent for a checkpoint."""
         every = self.opts.eval_every or max(1, self.opts.epochs // 10)
         while self.epoch < self.opts.epochs:
             t0 = time.perf_counter()
-            done = self.train_steps(should_stop)
+            done = self.train_steps(should_stop, on_step)
             self.seconds += time.perf_counter() - t0
             if not done:
                 return False

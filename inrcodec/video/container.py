@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from collections.abc import Callable
 from typing import BinaryIO
 
 import av
 import numpy as np
 
 from inrcodec.errors import InputError
+from inrcodec.progress import warn
 
 from .clip import Clip, VideoInfo, split_planes
 from .raw import FrameBuffer, check_frames
@@ -88,6 +90,7 @@ def read_container(
     matrix: str | None = None,
     full_range: bool | None = None,
     fps: Fraction | None = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> Clip:
     """Decode frames [start, start+frames) of the first video stream.
 
@@ -107,15 +110,20 @@ def read_container(
         info: VideoInfo | None = None
         buf: FrameBuffer | None = None
         index = 0
+        pts: list[int] = []
+        first = None
         try:
             for frame in container.decode(stream):
                 if index < start:
                     index += 1
                     continue
                 index += 1
+                if frame.pts is not None:
+                    pts.append(int(frame.pts))
                 if info is None:
+                    first = frame
                     info = _info_for(frame, stream, rate, matrix, full_range)
-                    buf = FrameBuffer(info.frame_bytes, info.width, info.height)
+                    buf = FrameBuffer(info.frame_bytes, info.width, info.height, on_frames)
                 if frame.width != info.width or frame.height != info.height:
                     raise InputError(
                         f"{name}: frame size changes mid-stream ({info.width}x{info.height} -> "
@@ -130,9 +138,37 @@ def read_container(
             # Nothing kept (empty file or start past the end): report geometry-free empty clip.
             info = VideoInfo(2, 2, rate, matrix or "bt601", bool(full_range))
             return Clip(info, np.empty((0, info.frame_bytes), np.uint8))
+        for note in input_notes(container, stream, first, info, pts, rate):
+            warn(note)
         return Clip(info, buf.array())
     finally:
         container.close()
+
+
+def input_notes(container, stream, frame, info: VideoInfo, pts: list[int], rate: Fraction) -> list[str]:
+    """One line for each property of the input that the encode does not keep: sample format
+    (bit depth, chroma), audio, variable timing, pixel aspect ratio, rotation."""
+    notes = []
+    fmt = frame.format.name
+    if fmt not in ("yuv420p", "yuvj420p"):
+        how = (f"with the {info.matrix} matrix, {'full' if info.full_range else 'limited'} range"
+               if _is_rgb(frame) else "keeping its matrix and range")
+        notes.append(f"input frames are {fmt}; converted to 8-bit YUV 4:2:0 ({how})")
+    if container.streams.audio:
+        notes.append("the input has audio; inrcodec codes the video only (the audio is not kept)")
+    deltas = sorted({b - a for a, b in zip(pts, pts[1:])})
+    if len(deltas) > 1 and deltas[-1] - deltas[0] > max(1, 0.02 * deltas[len(deltas) // 2]):
+        notes.append(f"the input has a variable frame rate; it is coded at a constant {float(rate):g} fps "
+                     f"(use --fps to choose), so frame timing is not kept")
+    sar = (getattr(frame, "sample_aspect_ratio", None) or getattr(stream, "sample_aspect_ratio", None)
+           or getattr(getattr(stream, "codec_context", None), "sample_aspect_ratio", None))
+    if sar and Fraction(sar) not in (0, 1):
+        notes.append(f"the input's pixel aspect ratio is {sar.numerator}:{sar.denominator}; the output has "
+                     f"square pixels (scale the output to display it as the input was)")
+    rotation = getattr(frame, "rotation", 0) or 0
+    if rotation:
+        notes.append(f"the input carries a {rotation:g} degree rotation tag; the output is not rotated")
+    return notes
 
 
 def _msg(e: Exception) -> str:

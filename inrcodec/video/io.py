@@ -7,21 +7,24 @@ import re
 import sys
 from fractions import Fraction
 from pathlib import Path
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
 
 from inrcodec.atomic import AtomicFile
 from inrcodec.errors import InputError
+from inrcodec.progress import warn
 
 from .clip import MATRICES, Clip, VideoInfo
 from .raw import RawSink, read_raw
 from .y4m import MAGIC, Y4MSink, read_y4m
 
 RAW_EXTS = {".yuv", ".raw", ".i420"}
-FORMATS = ("mp4", "mkv", "yuv", "y4m")
+FORMATS = ("mp4", "mkv", "yuv", "y4m", "png")
+STREAM_FORMATS = ("mp4", "mkv", "yuv", "y4m")  # the formats that can go to stdout
 _EXT_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "mkv", ".yuv": "yuv",
-               ".raw": "yuv", ".i420": "yuv", ".y4m": "y4m"}
+               ".raw": "yuv", ".i420": "yuv", ".y4m": "y4m", ".png": "png"}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -98,10 +101,11 @@ def read_video(
     matrix: str | None = None,
     full_range: bool | None = None,
     stdin: BinaryIO | None = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> Clip:
-    """Read a video ('-' = stdin) into a Clip. Y4M is detected by its magic, raw by extension (or
-    by elimination on stdin), anything else goes through PyAV. Options override the file's own
-    rate/colour tags."""
+    """Read a video ('-' = stdin) into a Clip. Y4M is detected by its magic, raw by extension (on
+    stdin: by --size), anything else goes through PyAV (files and pipes). Options override the
+    file's own rate/colour tags. `on_frames(count)` follows the frames as they arrive."""
     if start < 0:
         raise InputError(f"start frame must be >= 0, got {start}")
     if frames is not None and frames < 1:
@@ -114,15 +118,34 @@ def read_video(
             raise InputError("raw YUV input needs --size WxH")
         return VideoInfo(size[0], size[1], fps or Fraction(25), matrix or "bt601", bool(full_range))
 
+    def size_ignored(kind: str) -> None:
+        if size is not None:
+            warn(f"--size is ignored: the {kind} gives the frame size ({clip.info.width}x{clip.info.height})")
+
+    def from_container(src) -> Clip:
+        from .container import read_container
+
+        return read_container(src, start=start, frames=frames, matrix=matrix, full_range=full_range, fps=fps,
+                              on_frames=on_frames)
+
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
         head = _read_n(stream, len(MAGIC))
         if not head:
             raise InputError("no frames read: standard input is empty")
         if head == MAGIC:
-            clip = read_y4m(stream, start=start, frames=frames, header_prefix=head)
+            clip = read_y4m(stream, start=start, frames=frames, header_prefix=head, on_frames=on_frames)
+            size_ignored("Y4M header")
+        elif size is not None:
+            clip = read_raw(_Prefixed(head, stream), raw_info(), start=start, frames=frames, on_frames=on_frames)
         else:
-            clip = read_raw(_Prefixed(head, stream), raw_info(), start=start, frames=frames)
+            try:
+                clip = from_container(_Prefixed(head, stream))
+            except InputError as e:
+                raise InputError(
+                    f"{e}; raw YUV on standard input needs --size WxH, and any video can be piped as "
+                    f"Y4M (ffmpeg -i IN -pix_fmt yuv420p -f yuv4mpegpipe -)"
+                ) from None
         where = "standard input"
     else:
         path = Path(source)
@@ -138,15 +161,13 @@ def read_video(
         if not head:
             raise InputError(f"no frames read: {source} is empty")
         if path.suffix.lower() in RAW_EXTS:
-            clip = read_raw(path, raw_info(), start=start, frames=frames)
+            clip = read_raw(path, raw_info(), start=start, frames=frames, on_frames=on_frames)
         elif head == MAGIC:
-            clip = read_y4m(path, start=start, frames=frames)
+            clip = read_y4m(path, start=start, frames=frames, on_frames=on_frames)
+            size_ignored("Y4M header")
         else:
-            from .container import read_container
-
-            clip = read_container(
-                path, start=start, frames=frames, matrix=matrix, full_range=full_range, fps=fps
-            )
+            clip = from_container(path)
+            size_ignored("file")
         where = source
     if len(clip) == 0:
         if start:
@@ -175,10 +196,23 @@ def guess_format(path: str, fmt: str | None = None) -> str:
     ext = Path(path).suffix.lower()
     if ext not in _EXT_FORMAT:
         raise InputError(
-            f"cannot tell the output format from {path!r}; use a .mp4/.mkv/.yuv/.y4m name or give "
+            f"cannot tell the output format from {path!r}; use a .mp4/.mkv/.yuv/.y4m/.png name or give "
             f"the format explicitly"
         )
     return _EXT_FORMAT[ext]
+
+
+def output_paths(dest: str, fmt: str, frames: int) -> list[str]:
+    """The files an output writes: one, or a PNG sequence's names (none for stdout)."""
+    if dest == "-":
+        if fmt not in STREAM_FORMATS:
+            raise InputError(f"{fmt} cannot go to standard output (use one of {', '.join(STREAM_FORMATS)})")
+        return []
+    if fmt == "png":
+        from .png import sequence_paths
+
+        return sequence_paths(dest, frames)
+    return [dest]
 
 
 class VideoWriter:
@@ -186,16 +220,22 @@ class VideoWriter:
     on success / abort() on failure."""
 
     def __init__(self, dest: str, fmt: str, info: VideoInfo, *, crf: int = 16,
-                 stdout: BinaryIO | None = None) -> None:
+                 stdout: BinaryIO | None = None, frames: int | None = None) -> None:
         fmt = guess_format(dest, fmt)
         self.dest, self.fmt, self.info = dest, fmt, info
         self._atomic: AtomicFile | None = None
+        self._closed = False
+        if fmt == "png":  # a sequence of files, each written atomically by the sink
+            output_paths(dest, fmt, 1 if frames is None else frames)
+            from .png import PngSink
+
+            self._sink = PngSink(dest, info, 1 if frames is None else frames)
+            return
         if dest == "-":
             fobj = stdout if stdout is not None else sys.stdout.buffer
         else:
             self._atomic = AtomicFile(dest)
             fobj = self._atomic.file
-        self._closed = False
         try:
             if fmt == "yuv":
                 self._sink = RawSink(fobj, info)
@@ -253,13 +293,14 @@ class VideoWriter:
 
 
 def open_writer(dest: str, fmt: str | None, info: VideoInfo, *, crf: int = 16,
-                stdout: BinaryIO | None = None) -> VideoWriter:
-    """Open a writer for `dest` ('-' = stdout) in format mp4/mkv/yuv/y4m (None: from extension)."""
-    return VideoWriter(dest, fmt, info, crf=crf, stdout=stdout)
+                stdout: BinaryIO | None = None, frames: int | None = None) -> VideoWriter:
+    """Open a writer for `dest` ('-' = stdout) in format mp4/mkv/yuv/y4m/png (None: from the
+    extension); a PNG sequence needs the number of `frames` it will receive."""
+    return VideoWriter(dest, fmt, info, crf=crf, stdout=stdout, frames=frames)
 
 
 def write_video(dest: str, clip: Clip, fmt: str | None = None, *, crf: int = 16,
                 stdout: BinaryIO | None = None) -> None:
     """Convenience: write a whole Clip."""
-    with open_writer(dest, fmt, clip.info, crf=crf, stdout=stdout) as w:
+    with open_writer(dest, fmt, clip.info, crf=crf, stdout=stdout, frames=len(clip)) as w:
         w.write(clip.frames)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -16,6 +17,7 @@ from inrcodec.errors import InputError
 from .clip import Clip, VideoInfo
 
 _CHUNK = 1 << 20
+_READ_STEP = 64 << 20  # bytes per readinto of a raw file, so reading reports progress as it goes
 
 
 def read_exact(stream: BinaryIO, n: int) -> bytes:
@@ -82,8 +84,10 @@ class FrameBuffer:
     limit is refused while reading, with the frame count that fits, rather than swapping or being
     killed halfway through an encode."""
 
-    def __init__(self, frame_bytes: int, width: int = 0, height: int = 0) -> None:
+    def __init__(self, frame_bytes: int, width: int = 0, height: int = 0,
+                 on_frames: Callable[[int], None] | None = None) -> None:
         self.frame_bytes = frame_bytes
+        self.on_frames = on_frames  # called with the frame count after each arrival (progress)
         self.size = f"{width}x{height}" if width and height else f"{frame_bytes}-byte"
         self.limit = input_byte_limit()
         self.used = 0
@@ -100,6 +104,8 @@ class FrameBuffer:
         else:
             self.buf += data
         self.used += n
+        if self.on_frames is not None:
+            self.on_frames(len(self))
 
     def read_from(self, stream: BinaryIO, nbytes: int) -> int:
         """Read up to `nbytes` from `stream` straight into the buffer (no intermediate bytes
@@ -113,10 +119,12 @@ class FrameBuffer:
         got = 0
         with memoryview(self.store) as view:
             while got < nbytes:
-                n = stream.readinto(view[self.used + got : self.used + nbytes])
+                n = stream.readinto(view[self.used + got : self.used + min(nbytes, got + _READ_STEP)])
                 if not n:
                     break
                 got += n
+                if self.on_frames is not None:
+                    self.on_frames((self.used + got) // self.frame_bytes)
         self.used += got - got % self.frame_bytes
         return got
 
@@ -176,22 +184,23 @@ def read_raw(
     *,
     start: int = 0,
     frames: int | None = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> Clip:
     """Read raw I420 frames [start, start+frames) from a path or a binary stream."""
     if isinstance(source, (str, os.PathLike)):
         try:
             with open(source, "rb") as f:
-                return _read_raw_stream(f, info, start, frames, str(source))
+                return _read_raw_stream(f, info, start, frames, str(source), on_frames)
         except OSError as e:
             raise InputError(f"cannot read {source}: {e.strerror or e}") from None
-    return _read_raw_stream(source, info, start, frames, getattr(source, "name", "input"))
+    return _read_raw_stream(source, info, start, frames, getattr(source, "name", "input"), on_frames)
 
 
-def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, name) -> Clip:
+def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, name, on_frames=None) -> Clip:
     fb = info.frame_bytes
     name = name if isinstance(name, str) else "input"
     size = _stream_size(stream)
-    buf = FrameBuffer(fb, info.width, info.height)
+    buf = FrameBuffer(fb, info.width, info.height, on_frames)
     if size is not None:
         pos = stream.tell()
         total = size - pos

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -120,6 +121,7 @@ def read_y4m(
     start: int = 0,
     frames: int | None = None,
     header_prefix: bytes = b"",
+    on_frames: Callable[[int], None] | None = None,
 ) -> Clip:
     """Read frames [start, start+frames) of a Y4M file or stream.
 
@@ -127,7 +129,7 @@ def read_y4m(
     if isinstance(source, (str, os.PathLike)):
         try:
             with open(source, "rb") as f:
-                return read_y4m(f, start=start, frames=frames)
+                return read_y4m(f, start=start, frames=frames, on_frames=on_frames)
         except OSError as e:
             raise InputError(f"cannot read {source}: {e.strerror or e}") from None
     stream = source
@@ -137,7 +139,7 @@ def read_y4m(
         raise InputError("not a Y4M stream (missing YUV4MPEG2 signature)")
     info = parse_header(line)
     fb = info.frame_bytes
-    buf = FrameBuffer(fb, info.width, info.height)
+    buf = FrameBuffer(fb, info.width, info.height, on_frames)
     index = 0
     while frames is None or len(buf) < frames:
         fh = _read_line(stream, f"frame {index} header")
