@@ -32,6 +32,7 @@ from .progress import ProgressCallback, Throttle, quiet_warnings, warn
 from .rate import DEFAULT_BPP, widths_for_bpp
 from .model.config import NetworkConfig
 from .video.io import RAW_EXTS, guess_format, open_writer, output_paths, read_video
+from .video.raw import write_all
 from .video.y4m import MAGIC as Y4M_MAGIC
 
 
@@ -169,7 +170,7 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
                        on_progress=lambda done, total, status: tell("fit", done, total, status))
     fit_seconds = time.perf_counter() - t0
     if output == "-":
-        (stdout or sys.stdout.buffer).write(data)
+        write_all(stdout or sys.stdout.buffer, data)
         (stdout or sys.stdout.buffer).flush()
     else:
         with atomic_output(output) as f:

@@ -45,7 +45,7 @@ def test_resume_refuses_other_options_or_input(clip, tmp_path):
 
     with pytest.raises(Interrupted):
         encode_clip(clip, options(), on_epoch=press_ctrl_c, checkpoint=CheckpointOptions(ckpt))
-    with pytest.raises(InputError, match="different"):
+    with pytest.raises(InputError, match=r"different fit\.epochs \(checkpoint: 6, now: 7\)"):
         encode_clip(clip, options(epochs=7), checkpoint=CheckpointOptions(ckpt, resume=True))
     with pytest.raises(InputError, match="input frames"):
         encode_clip(synthetic_clip(seed=1), options(), checkpoint=CheckpointOptions(ckpt, resume=True))

@@ -3,6 +3,7 @@ and exit with code 2; progress and summaries go to stderr so stdout can carry vi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -90,6 +91,18 @@ def _warn_unused(ctx: click.Context, method: str) -> None:
             warn(f"{flag} has no effect with --method {method} (it applies to {', '.join(methods)})")
 
 
+class StdoutClosed(Exception):
+    """The reader of standard output went away (click turns a BrokenPipeError into exit 1)."""
+
+
+@contextlib.contextmanager
+def _stdout_may_close():
+    try:
+        yield
+    except BrokenPipeError:
+        raise StdoutClosed() from None
+
+
 def _refuse_terminal(output: str) -> None:
     if output == "-" and sys.stdout.isatty():
         raise InrcodecError("refusing to write binary data to a terminal: redirect standard output (> FILE) or pipe it")
@@ -157,7 +170,7 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
         finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed, **lrs),
     )
-    with PhaseProgress(enabled=not quiet) as progress:
+    with _stdout_may_close(), PhaseProgress(enabled=not quiet) as progress:
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
             matrix=matrix, full_range=None if colour_range is None else colour_range == "full", bpp=bpp,
@@ -184,7 +197,7 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
 def decode(input, output, fmt, frame_range, crf, device, overwrite, as_json, quiet):
     """Render a .slt file (or - for stdin) to video or images."""
     _refuse_terminal(output)
-    with PhaseProgress(enabled=not quiet) as progress:
+    with _stdout_may_close(), PhaseProgress(enabled=not quiet) as progress:
         report = api.decode(input, output, format=fmt, frames=frame_range, crf=crf, device=device, overwrite=overwrite,
                             progress=progress.update, overwrite_hint="-y")
     if not quiet and not as_json:
@@ -237,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e.format_message())
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
-    except BrokenPipeError:
+    except (BrokenPipeError, StdoutClosed):
         # The reader went away (`| head`): stop quietly, with the status a shell gives a process
         # that SIGPIPE ended. Standard output is pointed at /dev/null so the final flush is silent.
         devnull = os.open(os.devnull, os.O_WRONLY)

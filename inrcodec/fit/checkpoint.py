@@ -8,6 +8,7 @@ torch file of tensors and plain values only, loaded with weights_only=True (no a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import signal
 import threading
@@ -30,9 +31,16 @@ class Interrupted(InrcodecError):
 
 
 def fingerprint(frames: np.ndarray, settings: dict) -> dict:
-    """What a resume must match: the exact input frames and the encode settings."""
+    """What a resume must match: the exact input frames and the encode settings, a dataclass's
+    fields one by one (so a refusal can name the option that differs)."""
     digest = hashlib.sha256(memoryview(np.ascontiguousarray(frames)).cast("B")).hexdigest()
-    return {"frames_sha256": digest, **{k: repr(v) for k, v in settings.items()}}
+    flat = {}
+    for k, v in settings.items():
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            flat.update({f"{k}.{f.name}": repr(getattr(v, f.name)) for f in dataclasses.fields(v)})
+        else:
+            flat[k] = repr(v)
+    return {"frames_sha256": digest, **flat}
 
 
 class Checkpointer:
@@ -64,8 +72,10 @@ class Checkpointer:
         theirs = state.get("fingerprint", {})
         for key, value in self.fingerprint.items():
             if theirs.get(key) != value:
-                what = "input frames" if key == "frames_sha256" else key
-                raise InputError(f"--resume: the checkpoint was made with a different {what}")
+                if key == "frames_sha256":
+                    raise InputError("--resume: the checkpoint was made with different input frames")
+                raise InputError(f"--resume: the checkpoint was made with a different {key} "
+                                 f"(checkpoint: {theirs.get(key, 'not recorded')}, now: {value})")
         return state
 
 

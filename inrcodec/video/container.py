@@ -217,6 +217,29 @@ def _to_i420(frame, info: VideoInfo) -> np.ndarray:
     return _i420_bytes(out, info.width, info.height)
 
 
+class _Reporting:
+    """The file object PyAV writes through, keeping the first write error: FFmpeg's I/O layer only
+    sees a failed write, so a closed pipe or a full disk would otherwise pass unnoticed."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.error: BaseException | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except BaseException as e:
+            self.error = self.error or e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class ContainerSink:
     """H.264 (libx264) encoder into MP4 or Matroska via PyAV, with colour tags set."""
 
@@ -225,6 +248,7 @@ class ContainerSink:
         streaming: bool = False,
     ) -> None:
         self.info = info
+        fileobj = self.out = _Reporting(fileobj)
         options = {"movflags": "frag_keyframe+empty_moov"} if (streaming and fmt == "mp4") else {}
         av_fmt = {"mp4": "mp4", "mkv": "matroska"}[fmt]
         self.container = av.open(fileobj, "w", format=av_fmt, options=options)
@@ -272,13 +296,21 @@ class ContainerSink:
             vf.pts = self.pts
             vf.time_base = self.frame_time_base
             self.pts += 1
-            for pkt in self.stream.encode(vf):
+            self._mux(self.stream.encode(vf))
+
+    def _mux(self, packets) -> None:
+        try:
+            for pkt in packets:
                 self.container.mux(pkt)
+        except av.FFmpegError:
+            self.out.check()  # the cause, when it was the file (BrokenPipeError, ENOSPC)
+            raise
+        self.out.check()
 
     def finish(self) -> None:
-        for pkt in self.stream.encode(None):
-            self.container.mux(pkt)
+        self._mux(self.stream.encode(None))
         self.container.close()
+        self.out.check()
 
     def abort(self) -> None:
         try:

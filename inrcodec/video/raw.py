@@ -33,6 +33,18 @@ def read_exact(stream: BinaryIO, n: int) -> bytes:
     return b"".join(parts) if len(parts) != 1 else parts[0]
 
 
+def write_all(stream: BinaryIO, data) -> None:
+    """Write every byte: a buffered write to a pipe whose reader has gone can return short
+    (CPython reports 64 KiB of 225 KiB written and drops the rest), so loop until the rest
+    is written or the write raises (BrokenPipeError)."""
+    view = memoryview(data).cast("B")
+    while len(view):
+        n = stream.write(view)
+        if n is None:  # a raw stream that would block: nothing more to do here than retry
+            continue
+        view = view[n:]
+
+
 def skip_bytes(stream: BinaryIO, n: int) -> int:
     """Discard n bytes without storing them; returns how many were actually skipped."""
     done = 0
@@ -239,7 +251,7 @@ class RawSink:
 
     def write(self, frames: np.ndarray) -> None:
         frames = check_frames(frames, self.info)
-        self.f.write(memoryview(np.ascontiguousarray(frames)).cast("B"))
+        write_all(self.f, np.ascontiguousarray(frames))
 
     def finish(self) -> None:
         self.f.flush()

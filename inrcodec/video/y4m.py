@@ -18,7 +18,7 @@ import numpy as np
 from inrcodec.errors import InputError
 
 from .clip import Clip, VideoInfo
-from .raw import FrameBuffer, check_frames, read_exact, skip_bytes
+from .raw import FrameBuffer, check_frames, read_exact, skip_bytes, write_all
 
 MAGIC = b"YUV4MPEG2"
 _MAX_HEADER = 4096
@@ -178,13 +178,13 @@ class Y4MSink:
     def __init__(self, fileobj: BinaryIO, info: VideoInfo) -> None:
         self.f = fileobj
         self.info = info
-        self.f.write(format_header(info))
+        write_all(self.f, format_header(info))
 
     def write(self, frames: np.ndarray) -> None:
         frames = check_frames(frames, self.info)
         for fr in frames:
-            self.f.write(b"FRAME\n")
-            self.f.write(memoryview(np.ascontiguousarray(fr)).cast("B"))
+            write_all(self.f, b"FRAME\n")
+            write_all(self.f, np.ascontiguousarray(fr))
 
     def finish(self) -> None:
         self.f.flush()
