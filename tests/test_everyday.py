@@ -21,8 +21,8 @@ from inrcodec.progress import InrcodecWarning
 from inrcodec.video.io import read_video, write_video
 
 from .conftest import synthetic_clip
-from .test_cli import (FAST, HAVE_FFMPEG, assert_one_line_error, bash, ffprobe, inrcodec_cmd, invoke, needs_ffmpeg,
-                       run_main, subprocess_env)
+from .test_cli import (FAST, HAVE_FFMPEG, _one_thread, assert_one_line_error, bash, ffprobe,  # noqa: F401
+                       inrcodec_cmd, invoke, needs_ffmpeg, run_main, subprocess_env)
 
 LONG = 120  # frames: past x264's lookahead, past every batch size, as users' clips are
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tree_160x120.mp4"
@@ -34,17 +34,6 @@ def count_frames(path) -> int:
         return int(ffprobe(path)["nb_read_frames"])
     with av.open(str(path)) as c:
         return sum(1 for _ in c.decode(video=0))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks: more threads only contend (a busy CI machine makes them ten times slower)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
