@@ -278,3 +278,12 @@ def test_a_gpu_index_is_checked(tmp_path, long_slt, capsys):
     assert_one_line_error(code, err, "--device cuda:1", "no CUDA device")
     code, _, err = run_main(capsys, "decode", long_slt, "-o", tmp_path / "x.y4m", "--device", "gpu")
     assert_one_line_error(code, err, "unknown device")
+
+
+def test_usage_page_lists_every_option_as_help_does():
+    """docs/usage.md's option reference is generated from the click commands: regenerate it with
+    `python -m inrcodec.cli.docs` when an option changes."""
+    from inrcodec.cli.docs import USAGE, reference
+
+    assert reference() in USAGE.read_text()
+    assert "%%" not in reference()
