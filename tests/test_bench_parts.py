@@ -11,7 +11,7 @@ import torch
 
 from inrcodec.bench.bdrate import bd_detail, bd_psnr, bd_rate
 from inrcodec.bench.report import bd_details, bd_rates
-from inrcodec.bench.run import _standard_row, extend_ladder, ladder_crfs
+from inrcodec.bench.run import standard_row, extend_ladder, ladder_crfs
 from inrcodec.bench.standard import CODECS, encode_standard
 from inrcodec.errors import InputError
 from inrcodec.metrics import flip as flipmod
@@ -220,7 +220,7 @@ def test_standard_rate_miss_is_marked(small_clip):
 
 
 def test_crf_ladder_covers_the_interval_and_stops(small_clip):
-    rows = [_standard_row(small_clip, encode_standard(small_clip, "x264", bpp=1.0), False, False)]
+    rows = [standard_row(small_clip, encode_standard(small_clip, "x264", bpp=1.0), False, False)]
     top = rows[0]["psnr_rgb"]
     low, high = top - 6.0, top + 2.0
     extend_ladder(small_clip, "x264", rows, low, high, False, rows.append)

@@ -94,8 +94,8 @@ def bd_detail(
 
     Keys: bd_rate (%), bd_psnr (dB), psnr_interval ([lo, hi] dB, the BD-rate integral's range),
     rate_interval ([lo, hi] in the rates' unit, the BD-PSNR integral's range), points_a, points_b
-    (finite points used) and note: None when both deltas exist, otherwise why they do not (for
-    BD-rate first, then BD-PSNR)."""
+    (finite points used), notes ({"bd_rate": why it is missing or None, "bd_psnr": likewise}) and
+    note: None when both deltas exist, otherwise the notes in one line."""
     la, pa = _points(rates_a, psnr_a)
     lb, pb = _points(rates_b, psnr_b)
     by_psnr, by_rate = _shared(pa, pb), _shared(la, lb)
@@ -107,9 +107,13 @@ def bd_detail(
         out["rate_interval"] = [math.exp(by_rate[0]), math.exp(by_rate[1])]
     if by_psnr == "the curves do not overlap":
         by_psnr += f" (A {pa.min():.2f}-{pa.max():.2f} dB, B {pb.min():.2f}-{pb.max():.2f} dB)"
+    if by_rate == "the curves do not overlap":
+        by_rate += f" (A {math.exp(la.min()):.4g}-{math.exp(la.max()):.4g}, B {math.exp(lb.min()):.4g}-{math.exp(lb.max()):.4g})"
+    out["notes"] = {"bd_rate": by_psnr if isinstance(by_psnr, str) else None,
+                    "bd_psnr": by_rate if isinstance(by_rate, str) else None}
     if isinstance(by_psnr, str) and by_psnr == by_rate:
         out["note"] = by_psnr
     else:
-        notes = [f"{name}: {why}" for name, why in (("BD-rate", by_psnr), ("BD-PSNR", by_rate)) if isinstance(why, str)]
+        notes = [f"{name}: {why}" for name, why in out["notes"].items() if why]
         out["note"] = "; ".join(notes) or None
     return out

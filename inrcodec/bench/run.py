@@ -82,11 +82,30 @@ def decode_all(data: bytes, device) -> tuple[list[np.ndarray], float]:
     return frames, header.frames / max(time.perf_counter() - t0, 1e-9)
 
 
-def _standard_row(clip: Clip, res, with_flip: bool, ladder: bool) -> dict:
+def standard_row(clip: Clip, res, with_flip: bool, ladder: bool) -> dict:
+    """One bench row of a StandardResult, measured from its decoded frames."""
     return {"method": res.codec, "target_bpp": None if ladder else res.target_bpp, "bpp": res.bpp, "bytes": res.bytes,
             "weights": None, **compare(clip, [res.frames], with_flip=with_flip), "encode_seconds": res.encode_seconds,
             "decode_fps": res.decode_fps, "file": None, "setting": f"crf {res.crf:g}", "crf": res.crf, "rate_miss": res.rate_miss,
             "miss": res.miss, "ladder": ladder}
+
+
+def neural_row(clip: Clip, opts: EncodeOptions, bpp: float, device, with_flip: bool, keep_files: str | None = None) -> dict:
+    """Encode with `opts` at `bpp` (encode_at_bpp), decode the file and measure it: one bench row.
+    With `keep_files`, the file is written there as METHOD_BPP.slt."""
+    data, opts, enc_s = encode_at_bpp(clip, opts, bpp)
+    frames, fps = decode_all(data, device)
+    real = bits_per_pixel(len(data), clip.info.width, clip.info.height, len(clip))
+    row = {"method": opts.method, "target_bpp": bpp, "bpp": real,
+           "bytes": len(data), "weights": opts.network(clip.info.width, clip.info.height).num_weights(),
+           **compare(clip, frames, with_flip=with_flip), "encode_seconds": enc_s, "decode_fps": fps, "file": None,
+           "rate_miss": abs(real / bpp - 1) > TOLERANCE, "ladder": False}
+    row["miss"] = f"{real:.4g} bpp for {bpp:g}: the closest of the width searches" if row["rate_miss"] else None
+    if keep_files:
+        row["file"] = os.path.join(os.path.normpath(keep_files), f"{opts.method}_{bpp:g}.slt")
+        with open(row["file"], "wb") as f:
+            f.write(data)
+    return row
 
 
 def ladder_crfs(codec: str, tried: list[float], lower_rates: bool) -> list[float]:
@@ -117,7 +136,7 @@ def extend_ladder(clip: Clip, codec: str, rows: list[dict], low: float, high: fl
         for i, crf in enumerate(crfs):
             if step:
                 step(f"{codec} ladder crf {crf:g}", len(crfs) - i)
-            add(_standard_row(clip, encode_standard(clip, codec, crf=crf), with_flip, True))
+            add(standard_row(clip, encode_standard(clip, codec, crf=crf), with_flip, True))
             if covered(rows[-1]["psnr_rgb"]):
                 break
 
@@ -154,22 +173,10 @@ def run_bench(
     for bpp in bpps:
         for method in methods:
             step(f"{method} @ {bpp:g} bpp")
-            data, opts, enc_s = encode_at_bpp(clip, method_options(base, method), bpp)
-            frames, fps = decode_all(data, device)
-            real = bits_per_pixel(len(data), clip.info.width, clip.info.height, len(clip))
-            row = {"method": method, "target_bpp": bpp, "bpp": real,
-                   "bytes": len(data), "weights": opts.network(clip.info.width, clip.info.height).num_weights(),
-                   **compare(clip, frames, with_flip=with_flip), "encode_seconds": enc_s, "decode_fps": fps, "file": None,
-                   "rate_miss": abs(real / bpp - 1) > TOLERANCE, "ladder": False}
-            row["miss"] = f"{real:.4g} bpp for {bpp:g}: the closest of the width searches" if row["rate_miss"] else None
-            if keep_files:
-                row["file"] = os.path.join(os.path.normpath(keep_files), f"{method}_{bpp:g}.slt")
-                with open(row["file"], "wb") as f:
-                    f.write(data)
-            add(row)
+            add(neural_row(clip, method_options(base, method), bpp, device, with_flip, keep_files))
         for codec in codecs:
             step(f"{codec} @ {bpp:g} bpp")
-            add(_standard_row(clip, encode_standard(clip, codec, bpp=bpp, tolerance=TOLERANCE), with_flip, False))
+            add(standard_row(clip, encode_standard(clip, codec, bpp=bpp, tolerance=TOLERANCE), with_flip, False))
     neural = [r["psnr_rgb"] for r in rows if r["method"] in methods and math.isfinite(r["psnr_rgb"])]
     if ladder and neural and len(bpps) >= 2:  # one target gives one-point curves: no BD either way
         for codec in codecs:
