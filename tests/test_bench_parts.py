@@ -233,3 +233,11 @@ def test_crf_ladder_covers_the_interval_and_stops(small_clip):
     assert [r["crf"] for r in down] == sorted(r["crf"] for r in down)  # rising CRF, falling rate
     assert ladder_crfs("x264", [49.0], True) == [51.0] and ladder_crfs("x264", [51.0], True) == []
     assert ladder_crfs("x264", [10.0], False) == [6.0, 2.0, 0.0]
+
+
+def test_bd_detail_notes_each_delta():
+    # Same PSNRs, rates apart: BD-rate exists, BD-PSNR has no shared rate interval.
+    d = bd_detail([100, 200], [30, 32], [1000, 2000], [30, 32])
+    assert d["bd_rate"] == pytest.approx(900.0) and d["bd_psnr"] is None
+    assert d["notes"]["bd_rate"] is None and d["notes"]["bd_psnr"].startswith("the curves do not overlap (A 100-200")
+    assert d["note"] == "BD-PSNR: " + d["notes"]["bd_psnr"]

@@ -114,6 +114,7 @@ def bd_detail(
     if isinstance(by_psnr, str) and by_psnr == by_rate:
         out["note"] = by_psnr
     else:
-        notes = [f"{name}: {why}" for name, why in out["notes"].items() if why]
+        labels = {"bd_rate": "BD-rate", "bd_psnr": "BD-PSNR"}
+        notes = [f"{labels[name]}: {why}" for name, why in out["notes"].items() if why]
         out["note"] = "; ".join(notes) or None
     return out
