@@ -6,6 +6,7 @@ frames): BD-rate and BD-PSNR against x264 and against the stored reference curve
     python benchmarks/rd.py --label "supermask" --method supermask
     python benchmarks/rd.py --label "K=2 at 0.5/0.9" --set sparsity=0.5,0.9 --set fit.lr_scores=0.2
     python benchmarks/rd.py --clips cup --save-reference               # record cup's reference curve
+    python benchmarks/rd.py --reference-only --clips tree              # the stored slt curve vs x264 only
     python benchmarks/rd.py --clips tree --frames 2 --epochs 1 --bpp 1,1.5,2 --no-append   # smoke run
 
 The configuration is the bench's for the method (inrcodec/bench/run.py `method_options`: its tuned
@@ -116,6 +117,26 @@ def _commit() -> str:
         return "?"
 
 
+def seeded_runs(clip, name: str, args, opts: EncodeOptions, bpps: list[float], device, ref, show):
+    """The configuration's rows at each target for each seed (--seeds), and the seeds run."""
+    runs: list[list[dict]] = []
+    done: list[int] = []
+    seeds = [0] if args.seeds == "auto" else [int(s) for s in args.seeds.split(",")]
+    while seeds:
+        seed = seeds.pop(0)
+        done.append(seed)
+        seeded = dataclasses.replace(opts, seed=seed, fit=dataclasses.replace(opts.fit, seed=seed))
+        runs.append([neural_row(clip, seeded, b, device, with_flip=False) for b in bpps])
+        for row in runs[-1]:
+            show(row)
+        if args.seeds == "auto" and len(runs) == 1 and ref:
+            gap = bd_detail(ref["bpp"], ref["psnr_rgb"], *mean_curve(runs))["bd_psnr"]
+            if gap is not None and abs(gap) < SEED_RULE_DB:
+                print(f"  {name}: {gap:+.2f} dB from the reference, under {SEED_RULE_DB} dB: a second seed", flush=True)
+                seeds.append(1)
+    return runs, done
+
+
 def run_clip(name: str, args, opts: EncodeOptions, reference: dict) -> dict:
     from inrcodec.video.io import read_video
 
@@ -135,19 +156,14 @@ def run_clip(name: str, args, opts: EncodeOptions, reference: dict) -> dict:
 
     runs: list[list[dict]] = []
     done: list[int] = []
-    seeds = [0] if args.seeds == "auto" else [int(s) for s in args.seeds.split(",")]
-    while seeds:
-        seed = seeds.pop(0)
-        done.append(seed)
-        seeded = dataclasses.replace(opts, seed=seed, fit=dataclasses.replace(opts.fit, seed=seed))
-        runs.append([neural_row(clip, seeded, b, device, with_flip=False) for b in bpps])
-        for row in runs[-1]:
-            show(row)
-        if args.seeds == "auto" and len(runs) == 1 and ref:
-            gap = bd_detail(ref["bpp"], ref["psnr_rgb"], *mean_curve(runs))["bd_psnr"]
-            if gap is not None and abs(gap) < SEED_RULE_DB:
-                print(f"  {name}: {gap:+.2f} dB from the reference, under {SEED_RULE_DB} dB: a second seed", flush=True)
-                seeds.append(1)
+    if args.reference_only:
+        if not ref:
+            raise SystemExit(f"--reference-only: no reference curve for {name}")
+        bpps = list(ref["bpp"])
+        runs.append([{"target_bpp": b, "bpp": b, "psnr_rgb": p} for b, p in zip(ref["bpp"], ref["psnr_rgb"])])
+        done = list(ref["seeds"])
+    else:
+        runs, done = seeded_runs(clip, name, args, opts, bpps, device, ref, show)
     bpp, psnr = mean_curve(runs)
     x264 = []
     for b in bpps:
@@ -156,9 +172,9 @@ def run_clip(name: str, args, opts: EncodeOptions, reference: dict) -> dict:
     extend_ladder(clip, "x264", x264, min(psnr), max(psnr), False, lambda r: (x264.append(r), show(r)))
     xr = sorted((r["bpp"], r["psnr_rgb"]) for r in x264)
     vs_x264 = bd_detail([p[0] for p in xr], [p[1] for p in xr], bpp, psnr)
-    vs_ref = bd_detail(ref["bpp"], ref["psnr_rgb"], bpp, psnr) if ref else None
-    return {"clip": name, "frames": len(clip), "size": f"{clip.info.width}x{clip.info.height}", "bpp": bpp, "psnr_rgb": psnr,
-            "seeds": done, "runs": runs, "x264": x264, "vs_x264": vs_x264, "vs_reference": vs_ref}
+    vs_ref = bd_detail(ref["bpp"], ref["psnr_rgb"], bpp, psnr) if ref and not args.reference_only else None
+    return {"clip": name, "frames": len(clip), "epochs": ref["epochs"] if args.reference_only else opts.fit.epochs,
+            "size": f"{clip.info.width}x{clip.info.height}", "bpp": bpp, "psnr_rgb": psnr, "seeds": done, "runs": runs, "x264": x264, "vs_x264": vs_x264, "vs_reference": vs_ref}
 
 
 def main() -> None:
@@ -176,18 +192,23 @@ def main() -> None:
     ap.add_argument("--reference", default=REFERENCE)
     ap.add_argument("--save-reference", action="store_true", help="store this run's curves as the reference "
                     "(only for today's slt: --method slt and no --set)")
+    ap.add_argument("--reference-only", action="store_true", help="no neural encodes: the stored reference "
+                    "curves against x264 (measured now)")
     ap.add_argument("--no-append", action="store_true", help="do not append rows to docs/results.md")
     ap.add_argument("--results", default=RESULTS, help=argparse.SUPPRESS)
     ap.add_argument("--json", dest="json_out", help="also write everything measured to this file")
     args = ap.parse_args()
-    if len(args.bpp.split(",")) < 3:
+    if len(args.bpp.split(",")) < 3 and not args.reference_only:
         raise SystemExit("--bpp: give three or more rates")
-    if args.save_reference and (args.method != "slt" or args.sets or args.frames or args.preset != "small"):
+    if args.save_reference and (args.reference_only or args.method != "slt" or args.sets or args.frames or args.preset != "small"):
         raise SystemExit("--save-reference records today's slt only (--method slt, small preset, no --set, no --frames)")
     opts = configure(args.method, args.preset, args.epochs, args.device, args.sets)
     with open(args.reference) as f:
         stored = json.load(f)
     config = " ".join([args.method] + args.sets) + ("" if args.preset == "small" else f" preset={args.preset}")
+    if args.reference_only:
+        config = "stored slt curve (rd_reference.json); x264 measured now"
+        args.label = args.label or "today's slt (reference)"
     results = []
     for name in args.clips.split(","):
         res = run_clip(name, args, opts, {} if args.frames else stored["clips"])
@@ -203,14 +224,17 @@ def main() -> None:
                     and abs(res["vs_reference"]["bd_psnr"]) < SEED_RULE_DB:
                 print(f"  under {SEED_RULE_DB} dB from the reference with one seed: not conclusive, run --seeds 0,1")
         else:
-            if args.frames:
+            if args.reference_only:
+                ref_rate = ref_psnr = "(is the reference)"
+            elif args.frames:
                 ref_rate = ref_psnr = "no reference (--frames: the reference is for the whole clip)"
             else:
                 ref_rate = ref_psnr = "no reference curve yet"
-            print(f"  vs slt reference: {ref_rate}" + ("" if args.frames else "; record one with --save-reference"))
+            print(f"  vs slt reference: {ref_rate}" + ("" if args.frames or args.reference_only
+                                                       else "; record one with --save-reference"))
         if not args.no_append:
             append_row(args.results, [datetime.date.today().isoformat(), _commit(), args.label or config, config,
-                                      f"{name} {res['frames']}f", str(args.epochs), ",".join(map(str, res["seeds"])),
+                                      f"{name} {res['frames']}f", str(res["epochs"]), ",".join(map(str, res["seeds"])),
                                       " / ".join(f"{b:.3f}" for b in res["bpp"]), " / ".join(f"{p:.2f}" for p in res["psnr_rgb"]),
                                       rate, psnr, ref_rate, ref_psnr])
             print(f"  appended a row to {args.results}")
