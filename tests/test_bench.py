@@ -7,10 +7,12 @@ import pytest
 from rich.console import Console
 
 from inrcodec.bench.report import plot_unavailable_reason
-from inrcodec.bench.run import NEURAL_METHODS, STANDARD_CODECS
+from inrcodec.bench.run import NEURAL_METHODS, STANDARD_CODECS, run_bench
 from inrcodec.cli.bench import RowProgress, results_table
 from inrcodec.rate import level_entropy_bits, widths_for_weights
 from inrcodec.cli.main import main
+from inrcodec.encoder import EncodeOptions
+from inrcodec.fit.trainer import FitOptions
 from inrcodec.model.config import plan_network
 from inrcodec.video.io import write_video
 
@@ -92,3 +94,22 @@ def test_row_progress_counts_rows():
     with RowProgress(out, enabled=False) as quiet:
         quiet(1, 2, "x")  # does nothing
         assert quiet.progress is None
+
+
+def test_run_bench_ladder_and_progress():
+    clip = synthetic_clip(32, 24, frames=2)
+    base = EncodeOptions(preset="tiny", device="cpu", quant_bits=6, fit=FitOptions(epochs=1))
+    calls = []
+    rows = run_bench(clip, [2.0, 3.0], base, ("supermask",), ("x264",), with_flip=False,
+                     on_progress=lambda done, total, label: calls.append((done, total, label)))
+    main_rows, ladder = rows[:4], rows[4:]
+    assert [r["method"] for r in main_rows] == ["supermask", "x264"] * 2 and not any(r["ladder"] for r in main_rows)
+    neural = [r["psnr_rgb"] for r in main_rows if r["method"] == "supermask"]
+    # Every ladder row is x264 at a CRF above those tried; the ladder stops once it is at or below
+    # the lowest neural PSNR, or at the top of the CRF range.
+    assert ladder and all(r["method"] == "x264" and r["ladder"] and r["target_bpp"] is None for r in ladder)
+    assert all(r["psnr_rgb"] > min(neural) for r in ladder[:-1])
+    assert ladder[-1]["psnr_rgb"] <= min(neural) or ladder[-1]["crf"] == 51
+    assert calls[0] == (0, 4, "supermask @ 2 bpp") and calls[-1] == (len(rows), len(rows), "done")
+    assert all(a[0] <= b[0] and a[0] <= a[1] for a, b in zip(calls, calls[1:]))
+    assert len(run_bench(clip, [2.0, 3.0], base, ("supermask",), ("x264",), with_flip=False, ladder=False)) == 4
