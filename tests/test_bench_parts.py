@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from inrcodec.bench.bdrate import bd_psnr, bd_rate
+from inrcodec.bench.bdrate import bd_detail, bd_psnr, bd_rate
+from inrcodec.bench.report import bd_details, bd_rates
+from inrcodec.bench.run import standard_row, extend_ladder, ladder_crfs
 from inrcodec.bench.standard import CODECS, encode_standard
 from inrcodec.errors import InputError
 from inrcodec.metrics import flip as flipmod
@@ -169,3 +171,73 @@ def test_flip_unavailable_returns_none(monkeypatch):
     monkeypatch.setattr(flipmod, "_flip", None)
     a = torch.zeros(1, 3, 8, 8)
     assert flipmod.flip(a, a) is None
+
+
+# ---------------------------------------------------------------- BD intervals, rate misses, CRF ladder
+
+
+def test_bd_detail_names_the_shared_interval():
+    # B needs twice A's rate at every PSNR of A's curve, but covers only [33, 39] dB: BD-rate is
+    # +100 % over the shared [33, 36] dB, and it says so.
+    psnr_b = [33.0, 35.0, 37.0, 39.0]
+    rates_b = [2 * 100 * 2 ** ((p - 30) / 2) for p in psnr_b]
+    d = bd_detail(RATES_A, PSNR_A, rates_b, psnr_b)
+    assert d["bd_rate"] == pytest.approx(100.0, abs=1e-9)
+    assert d["psnr_interval"] == pytest.approx([33.0, 36.0])
+    assert d["bd_psnr"] == pytest.approx(-2.0, abs=1e-9)  # 2x rate = 2 dB on this slope
+    assert d["rate_interval"] == pytest.approx([min(rates_b), max(RATES_A)])
+    assert d["note"] is None and (d["points_a"], d["points_b"]) == (4, 4)
+
+
+def test_bd_detail_says_why_there_is_none():
+    apart = bd_detail([100, 200], [30, 32], [100, 200], [40, 42])
+    assert apart["bd_rate"] is None and apart["psnr_interval"] is None
+    assert "do not overlap" in apart["note"] and "30.00-32.00 dB" in apart["note"]
+    assert apart["bd_psnr"] == pytest.approx(10.0)  # same rates: the BD-PSNR interval exists
+    one = bd_detail(RATES_A, PSNR_A, [100], [30])
+    assert one["bd_rate"] is None and one["bd_psnr"] is None and one["note"] == "needs 2+ distinct points on each curve"
+
+
+def test_bd_details_of_bench_rows():
+    rows = [{"method": "x264", "bpp": r / 1000, "psnr_rgb": p} for r, p in zip(RATES_A, PSNR_A)]
+    rows += [{"method": "slt", "bpp": 0.8 * r / 1000, "psnr_rgb": p} for r, p in zip(RATES_A, PSNR_A)]
+    d = bd_details(rows)
+    assert d["anchor"] == "x264" and set(d["methods"]) == {"slt"}
+    assert d["methods"]["slt"]["bd_rate"] == pytest.approx(-20.0, abs=1e-9)
+    assert d["methods"]["slt"]["psnr_interval"] == pytest.approx([30.0, 36.0])
+    assert bd_rates(rows)["slt"] == pytest.approx(-20.0, abs=1e-9)
+
+
+def test_standard_rate_miss_is_marked(small_clip):
+    far = encode_standard(small_clip, "x264", bpp=50.0)  # far above what CRF 0 spends
+    assert far.rate_miss and far.crf == 0 and "above the highest rate" in far.miss
+    # On this clip x264 spends 1.06 bpp at CRF 15.75-16 and 0.90 at 16.25: 1 bpp falls in the gap.
+    gap = encode_standard(small_clip, "x264", bpp=1.0)
+    assert gap.rate_miss and "no CRF step lands within 5 %" in gap.miss, (gap.bpp, gap.crf)
+    near = encode_standard(small_clip, "x264", bpp=0.8)
+    assert not near.rate_miss and abs(near.bpp / 0.8 - 1) <= 0.05 and near.miss is None
+    assert encode_standard(small_clip, "x264", crf=30).rate_miss is False  # no target, no miss
+
+
+def test_crf_ladder_covers_the_interval_and_stops(small_clip):
+    rows = [standard_row(small_clip, encode_standard(small_clip, "x264", bpp=1.0), False, False)]
+    top = rows[0]["psnr_rgb"]
+    low, high = top - 6.0, top + 2.0
+    extend_ladder(small_clip, "x264", rows, low, high, False, rows.append)
+    extra = rows[1:]
+    assert extra and all(r["ladder"] and r["target_bpp"] is None and not r["rate_miss"] for r in extra)
+    down = [r for r in extra if r["crf"] > rows[0]["crf"]]
+    up = [r for r in extra if r["crf"] < rows[0]["crf"]]
+    assert down[-1]["psnr_rgb"] <= low and all(r["psnr_rgb"] > low for r in down[:-1])
+    assert up[-1]["psnr_rgb"] >= high and all(r["psnr_rgb"] < high for r in up[:-1])
+    assert [r["crf"] for r in down] == sorted(r["crf"] for r in down)  # rising CRF, falling rate
+    assert ladder_crfs("x264", [49.0], True) == [51.0] and ladder_crfs("x264", [51.0], True) == []
+    assert ladder_crfs("x264", [10.0], False) == [6.0, 2.0, 0.0]
+
+
+def test_bd_detail_notes_each_delta():
+    # Same PSNRs, rates apart: BD-rate exists, BD-PSNR has no shared rate interval.
+    d = bd_detail([100, 200], [30, 32], [1000, 2000], [30, 32])
+    assert d["bd_rate"] == pytest.approx(900.0) and d["bd_psnr"] is None
+    assert d["notes"]["bd_rate"] is None and d["notes"]["bd_psnr"].startswith("the curves do not overlap (A 100-200")
+    assert d["note"] == "BD-PSNR: " + d["notes"]["bd_psnr"]

@@ -9,7 +9,8 @@ Polynomial degree: cubic, as in VCEG-M33, when a curve has 4 or more points. Wit
 cubic is underdetermined, so the fit drops to the interpolating polynomial: quadratic for 3 points
 and a straight line (plain linear interpolation between the two points, extrapolated nowhere since
 only the shared interval is integrated) for exactly 2. Fewer than 2 usable points on either curve,
-or curves whose intervals do not overlap, give None.
+or curves whose intervals do not overlap, give None; `bd_detail` returns both deltas together with
+the intervals they were integrated over, and says in words why one is missing.
 
 Points with a non-finite PSNR (lossless encodes) or a non-finite rate are dropped before fitting:
 they have no place on the curve. Rates must be positive (any unit: bits, bytes, bpp, kbps, as long
@@ -44,15 +45,24 @@ def _mean_over(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
     return float((integral(hi) - integral(lo)) / (hi - lo))
 
 
-def _delta(xa, ya, xb, yb) -> float | None:
-    """Mean of (fit_b - fit_a) over the shared x interval; None when it cannot be computed."""
+def _shared(xa, xb) -> tuple[float, float] | str:
+    """The x interval both curves cover, or why there is none."""
     for x in (xa, xb):
         if len(x) < 2 or len(np.unique(x)) < 2:
-            return None
+            return "needs 2+ distinct points on each curve"
     lo = max(xa.min(), xb.min())
     hi = min(xa.max(), xb.max())
     if not hi > lo:
+        return "the curves do not overlap"
+    return float(lo), float(hi)
+
+
+def _delta(xa, ya, xb, yb) -> float | None:
+    """Mean of (fit_b - fit_a) over the shared x interval; None when it cannot be computed."""
+    span = _shared(xa, xb)
+    if isinstance(span, str):
         return None
+    lo, hi = span
     return _mean_over(xb, yb, lo, hi) - _mean_over(xa, ya, lo, hi)
 
 
@@ -75,3 +85,36 @@ def bd_psnr(
     la, pa = _points(rates_a, psnr_a)
     lb, pb = _points(rates_b, psnr_b)
     return _delta(la, pa, lb, pb)  # x = log rate, y = PSNR
+
+
+def bd_detail(
+    rates_a: Sequence[float], psnr_a: Sequence[float], rates_b: Sequence[float], psnr_b: Sequence[float]
+) -> dict:
+    """BD-rate and BD-PSNR of B against A with the intervals they were computed over.
+
+    Keys: bd_rate (%), bd_psnr (dB), psnr_interval ([lo, hi] dB, the BD-rate integral's range),
+    rate_interval ([lo, hi] in the rates' unit, the BD-PSNR integral's range), points_a, points_b
+    (finite points used), notes ({"bd_rate": why it is missing or None, "bd_psnr": likewise}) and
+    note: None when both deltas exist, otherwise the notes in one line."""
+    la, pa = _points(rates_a, psnr_a)
+    lb, pb = _points(rates_b, psnr_b)
+    by_psnr, by_rate = _shared(pa, pb), _shared(la, lb)
+    out = {"bd_rate": bd_rate(rates_a, psnr_a, rates_b, psnr_b), "bd_psnr": bd_psnr(rates_a, psnr_a, rates_b, psnr_b),
+           "psnr_interval": None, "rate_interval": None, "points_a": int(len(la)), "points_b": int(len(lb)), "note": None}
+    if not isinstance(by_psnr, str):
+        out["psnr_interval"] = [by_psnr[0], by_psnr[1]]
+    if not isinstance(by_rate, str):
+        out["rate_interval"] = [math.exp(by_rate[0]), math.exp(by_rate[1])]
+    if by_psnr == "the curves do not overlap":
+        by_psnr += f" (A {pa.min():.2f}-{pa.max():.2f} dB, B {pb.min():.2f}-{pb.max():.2f} dB)"
+    if by_rate == "the curves do not overlap":
+        by_rate += f" (A {math.exp(la.min()):.4g}-{math.exp(la.max()):.4g}, B {math.exp(lb.min()):.4g}-{math.exp(lb.max()):.4g})"
+    out["notes"] = {"bd_rate": by_psnr if isinstance(by_psnr, str) else None,
+                    "bd_psnr": by_rate if isinstance(by_rate, str) else None}
+    if isinstance(by_psnr, str) and by_psnr == by_rate:
+        out["note"] = by_psnr
+    else:
+        labels = {"bd_rate": "BD-rate", "bd_psnr": "BD-PSNR"}
+        notes = [f"{labels[name]}: {why}" for name, why in out["notes"].items() if why]
+        out["note"] = "; ".join(notes) or None
+    return out

@@ -1,5 +1,5 @@
-"""Writing a benchmark's results: bench.json (list of rows), bench.csv, BD-rate of every method
-against x264, and, with matplotlib installed (extra `plot`), a rate-distortion PNG."""
+"""Writing a benchmark's results: bench.json (list of rows), bench.csv, BD-rate and BD-PSNR of every
+method against x264, and, with matplotlib installed (extra `plot`), a rate-distortion PNG."""
 
 from __future__ import annotations
 
@@ -8,30 +8,51 @@ import json
 import math
 import os
 
-from .bdrate import bd_rate
+from .bdrate import bd_detail, bd_rate
 
+# New columns go at the end: scripts read these by name and position.
 COLUMNS = ("method", "target_bpp", "bpp", "bytes", "psnr_rgb", "psnr_y", "ms_ssim", "flip", "encode_seconds",
-           "decode_fps", "weights", "file")
+           "decode_fps", "weights", "file", "setting", "rate_miss", "ladder")
 
 
 def _clean(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
-def bd_rates(rows: list[dict], anchor: str = "x264") -> dict[str, float | None]:
-    """BD-rate (%, RGB PSNR) of each method against the anchor; None with fewer than 2 points."""
-    def curve(method):
-        pts = sorted((r["bpp"], r["psnr_rgb"]) for r in rows if r["method"] == method)
-        return [p[0] for p in pts], [p[1] for p in pts]
+def curve(rows: list[dict], method: str) -> tuple[list[float], list[float]]:
+    """(bpps, RGB PSNRs) of one method's rows, by rising bpp (CRF-ladder rows included)."""
+    pts = sorted((r["bpp"], r["psnr_rgb"]) for r in rows if r["method"] == method)
+    return [p[0] for p in pts], [p[1] for p in pts]
 
-    ra, pa = curve(anchor)
+
+def bd_rates(rows: list[dict], anchor: str = "x264") -> dict[str, float | None]:
+    """BD-rate (%, RGB PSNR) of each method against the anchor; None with fewer than 2 points or
+    no shared PSNR interval (`bd_details` says which)."""
+    ra, pa = curve(rows, anchor)
     out = {}
     for method in dict.fromkeys(r["method"] for r in rows):
         if method == anchor:
             continue
-        rb, pb = curve(method)
+        rb, pb = curve(rows, method)
         out[method] = bd_rate(ra, pa, rb, pb) if len(ra) >= 2 and len(rb) >= 2 else None
     return out
+
+
+def bd_details(rows: list[dict], anchor: str = "x264") -> dict:
+    """bd.json: the anchor, the metric and, per method, `bdrate.bd_detail` against the anchor (BD-rate,
+    BD-PSNR, the shared PSNR and bpp intervals, the points used, a note when a delta is missing)."""
+    ra, pa = curve(rows, anchor)
+    methods = {m: bd_detail(ra, pa, *curve(rows, m)) for m in dict.fromkeys(r["method"] for r in rows) if m != anchor}
+    return {"anchor": anchor, "metric": "psnr_rgb", "rate": "bpp", "methods": methods}
+
+
+def plot_unavailable_reason() -> str | None:
+    """Why bench.png cannot be drawn here (None when it can)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "matplotlib is not installed (pip install 'inrcodec[plot]')"
+    return None
 
 
 def write_outputs(rows: list[dict], out_dir: str, plot: bool = True) -> list[str]:
@@ -57,13 +78,13 @@ def write_outputs(rows: list[dict], out_dir: str, plot: bool = True) -> list[str
 
 
 def plot_rd(rows: list[dict], path: str) -> str | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if plot_unavailable_reason() is not None:
         return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
     for method in dict.fromkeys(r["method"] for r in rows):
         pts = sorted((r["bpp"], r["psnr_rgb"]) for r in rows if r["method"] == method and math.isfinite(r["psnr_rgb"]))

@@ -14,10 +14,13 @@ Everything is measured from what a decoder actually gets:
   if the input had to be padded, so they compare directly with ``clip.frames``.
 
 Matching a bits-per-pixel target uses a CRF search (constant-quality mode, the usual way standard
-codecs are compared): bisection over integer CRF, then two more halvings down to 0.25 CRF steps (all
-three encoders take fractional CRF; SVT-AV1 through ``svtav1-params``); of every CRF tried, the one whose bpp is closest to the target
-(absolute difference) wins. The achieved bpp is reported as is; a target outside what the CRF range
-can reach returns the nearest end of the range.
+codecs are compared): bisection over integer CRF, then halvings of the CRF step (all three encoders
+take fractional CRF; SVT-AV1 through ``svtav1-params``): at least two (0.25 steps) and more, down to
+1/64, while no CRF tried lands within ``tolerance`` (default ±5 %) of the target. Of every CRF
+tried, the one whose bpp is closest to the target (absolute difference) wins. The achieved bpp is
+reported as is; when it is still more than ``tolerance`` off, ``rate_miss`` is set and ``miss``
+says why (a target above what CRF 0 / the lowest CRF spends, below what the highest CRF spends, or
+between two neighbouring CRF steps).
 
 Sizes: x264 accepts any even size; SVT-AV1 needs at least 4x4; x265 needs at least 16x16 and, because
 of a heap-corruption crash in the x265 that PyAV 18 bundles at widths around 33..50, is given at least
@@ -99,6 +102,8 @@ class StandardResult:
     encodes: int = 1  # encodes run (CRF search trials included)
     search_seconds: float = 0.0  # wall time of all encodes
     padded_to: tuple[int, int] | None = None  # (W, H) the encoder saw, when padding was needed
+    rate_miss: bool = False  # a target was given and bpp is more than the tolerance away from it
+    miss: str | None = None  # why, in words, when rate_miss
 
 
 def encode_standard(
@@ -108,12 +113,14 @@ def encode_standard(
     bpp: float | None = None,
     crf: float | None = None,
     preset: str = "medium",
+    tolerance: float = 0.05,
 ) -> StandardResult:
     """Encode `clip` with a standard codec at a target bpp (CRF search) or a fixed CRF.
 
     codec: "x264", "x265" or "svtav1". Give at most one of `bpp` and `crf`; with neither, the
     codec's default CRF (23 / 28 / 35) is used. `preset` is an x264-style name ("medium", "slow",
     ...); for SVT-AV1 it maps to a number (medium -> 8) and a number may also be given directly.
+    `tolerance`: relative bpp error the CRF search tries to get within (module docstring).
     """
     if codec not in CODECS:
         raise InputError(f"unknown codec {codec!r} (choose from {', '.join(CODECS)})")
@@ -155,9 +162,14 @@ def encode_standard(
             else:
                 hi = mid
         bpp_of(lo), bpp_of(hi)
+        def within() -> bool:
+            return any(abs(bpp_of(c) / bpp - 1) <= tolerance for c in trials)
+
         if spec.fractional_crf and bpp_of(lo) > bpp > bpp_of(hi):
             flo, fhi = float(lo), float(hi)
-            for _ in range(2):  # 0.5 then 0.25 steps
+            for step in range(6):  # 0.5, 0.25, then on down to 1/64 while still off
+                if step >= 2 and within():
+                    break
                 mid = (flo + fhi) / 2
                 if bpp_of(mid) > bpp:
                     flo = mid
@@ -167,6 +179,7 @@ def encode_standard(
 
     packets, stream_bytes, enc_s, options = trials[chosen]
     payload = sum(len(p) for p in packets)
+    miss = None if bpp is None else _miss(spec, chosen, 8.0 * payload / pixels, bpp, tolerance)
     decoded, dec_s = _decode(packets, spec, enc_info, len(clip))
     if enc_info is not info:
         decoded = _crop(decoded, enc_info, info)
@@ -185,7 +198,21 @@ def encode_standard(
         encodes=len(trials),
         search_seconds=sum(t[2] for t in trials.values()),
         padded_to=(enc_info.width, enc_info.height) if enc_info is not info else None,
+        rate_miss=miss is not None,
+        miss=miss,
     )
+
+
+def _miss(spec: _Spec, crf: float, got: float, target: float, tolerance: float) -> str | None:
+    """Why `got` bpp misses `target` by more than `tolerance`, or None when it does not."""
+    if abs(got / target - 1) <= tolerance:
+        return None
+    where = f"{got:.4g} bpp for {target:g} (crf {_crf_text(crf)})"
+    if got < target and crf <= spec.crf_min:
+        return f"{where}: the target is above the highest rate the codec reaches"
+    if got > target and crf >= spec.crf_max:
+        return f"{where}: the target is below the lowest rate the codec reaches"
+    return f"{where}: no CRF step lands within {100 * tolerance:g} %"
 
 
 def _preset_for(codec: str, preset: str) -> str:
