@@ -127,7 +127,7 @@ def bd_line(method: str, d: dict) -> str:
 @click.option("--preset", help=f"Preset whose width ratios are scaled to the target rate [default: {DEFAULT_PRESET}].")
 @click.option("--methods", default=",".join(NEURAL_METHODS), show_default=True, help="Neural methods to run.")
 @click.option("--codecs", default=",".join(STANDARD_CODECS), show_default=True, help="Standard codecs to run (empty for none).")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--device", default="auto", show_default=True, help="auto (a CUDA GPU if there is one), cpu, cuda, or cuda:N.")
 @click.option("--no-flip", is_flag=True, help="Skip FLIP (the slowest metric).")
 @click.option("--quick", is_flag=True, help=f"Small fast run for smoke tests: {QUICK['frames']} frames, {QUICK['epochs']} epochs, tiny preset.")
 @click.option("--no-ladder", is_flag=True, help="No extra standard-codec rows at other CRFs (the ladder that makes "

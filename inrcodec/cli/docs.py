@@ -24,10 +24,10 @@ def reference() -> str:
 
     out = [BEGIN, "", "## Option reference", "",
            "Every option of every command, as `--help` prints it (defaults in brackets).", ""]
-    group = click.Context(cli, info_name="inrcodec")
+    group = cli.make_context("inrcodec", [], resilient_parsing=True)  # with the group's context settings (-h)
     for name in cli.list_commands(group):
         command = cli.get_command(group, name)
-        ctx = click.Context(command, info_name=name, parent=group)
+        ctx = command.make_context(name, [], parent=group, resilient_parsing=True)
         args = " ".join(p.make_metavar(ctx) for p in command.params if isinstance(p, click.Argument))
         out += [f"### inrcodec {name} {args}".rstrip(), "", _cell(command.help or ""), "",
                 "| option | meaning |", "|---|---|"]
