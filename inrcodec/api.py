@@ -260,7 +260,8 @@ def info(input: str, stdin=None) -> dict:
         "width": header.width,
         "height": header.height,
         "frames": header.frames,
-        "fps": str(header.fps),
+        "fps": str(header.fps),  # the frame rate (decode's "fps" is its render speed: see frame_rate there)
+        "frame_rate": str(header.fps),
         "pix_fmt": header.pix_fmt,
         "matrix": header.matrix,
         "full_range": header.full_range,

@@ -266,7 +266,16 @@ def test_api_overwrite_error_names_the_api_argument(tmp_path, long_slt):
 
 
 def test_info_shows_sparsities_as_stored(long_slt):
-    assert inrcodec.info(str(long_slt))["sparsity"] == [0.5, 0.8, 0.92]
+    report = inrcodec.info(str(long_slt))
+    assert report["sparsity"] == [0.5, 0.8, 0.92]
+    assert report["frame_rate"] == report["fps"] == "25"
+
+
+def test_crf_without_an_x264_output_is_named(tmp_path, long_slt, capsys):
+    code, _, err = run_main(capsys, "decode", long_slt, "-o", tmp_path / "x.y4m", "--crf", "20", "--frames", "0:2", "-q")
+    assert code == 0 and err == "inrcodec: warning: --crf has no effect: it sets x264's quality for MP4 and MKV output only\n"
+    code, _, err = run_main(capsys, "decode", long_slt, "-o", tmp_path / "x.mkv", "--crf", "20", "--frames", "0:2", "-q")
+    assert code == 0 and err == ""
 
 
 def test_a_gpu_index_is_checked(tmp_path, long_slt, capsys):

@@ -21,7 +21,7 @@ from ..frame_range import encode_span
 from ..model.config import DEFAULT_PRESET, PRESETS
 from ..progress import InrcodecWarning, warn
 from ..rate import DEFAULT_BPP
-from ..video.io import FORMATS, parse_fps, parse_size
+from ..video.io import FORMATS, guess_format, parse_fps, parse_size
 from .report import PhaseProgress, print_table
 
 EXIT_USAGE = 2
@@ -197,6 +197,9 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
 def decode(input, output, fmt, frame_range, crf, device, overwrite, as_json, quiet):
     """Render a .slt file (or - for stdin) to video or images."""
     _refuse_terminal(output)
+    if _given(click.get_current_context(), "crf") and (fmt or (guess_format(output) if output != "-" else None)) \
+            not in ("mp4", "mkv"):
+        warn("--crf has no effect: it sets x264's quality for MP4 and MKV output only")
     with _stdout_may_close(), PhaseProgress(enabled=not quiet) as progress:
         report = api.decode(input, output, format=fmt, frames=frame_range, crf=crf, device=device, overwrite=overwrite,
                             progress=progress.update, overwrite_hint="-y")
