@@ -296,3 +296,19 @@ def test_usage_page_lists_every_option_as_help_does():
 
     assert reference() in USAGE.read_text()
     assert "%%" not in reference()
+
+
+def test_each_phase_line_keeps_its_own_clock(monkeypatch):
+    import time
+
+    from inrcodec.cli.report import PhaseProgress
+    from inrcodec.progress import Progress
+
+    with PhaseProgress() as shown:
+        shown.update(Progress("read", 0, None))
+        shown.update(Progress("read", 5, 5))
+        time.sleep(0.3)
+        shown.update(Progress("fit", 1, 4, "epoch 1/1"))
+        shown.update(Progress("fit", 4, 4))
+        read, fit = shown.progress.tasks
+    assert read.elapsed < 0.2 and read.total == 5 and fit.completed == 4 and fit.fields["unit"] == "steps"

@@ -4,13 +4,32 @@ All of it goes to stderr, so stdout stays free for video, bitstreams or JSON."""
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
-from rich.table import Table
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn
+from rich.text import Text
+from rich.table import Column, Table
 
 from ..progress import Progress as ProgressEvent
 
 console = Console(stderr=True)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-:--:--"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class _Figures(ProgressColumn):
+    """Count, elapsed time, ETA and status as one text, so a narrow terminal shortens the status
+    (at its end) and never a number."""
+
+    def render(self, task) -> Text:
+        total = "?" if task.total is None else str(int(task.total))
+        eta = task.time_remaining if task.total is not None and not task.finished else (0 if task.finished else None)
+        text = f"{int(task.completed)}/{total} {task.fields['unit']}  {_clock(task.elapsed)}  ETA {_clock(eta)}"
+        status = task.fields["status"]
+        return Text(f"{text}  {status}" if status else text, no_wrap=True, overflow="ellipsis")
 
 
 class PhaseProgress:
@@ -32,14 +51,9 @@ class PhaseProgress:
         """The display appears with the first event (an option error prints no empty bar)."""
         if self.enabled and self.progress is None:
             self.progress = Progress(
-                TextColumn("[bold]{task.description:<9}"),
-                BarColumn(bar_width=20),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[unit]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[status]}"),  # last: the one to shorten on a narrow terminal
+                TextColumn("[bold]{task.description}", table_column=Column(min_width=9, no_wrap=True)),
+                BarColumn(bar_width=16, table_column=Column(min_width=16, no_wrap=True)),
+                _Figures(table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
                 console=console,
                 transient=False,
             )
@@ -52,11 +66,17 @@ class PhaseProgress:
         task = self.tasks.get(event.phase)
         if task is None:
             for other in self.tasks.values():  # an earlier phase is over: stop its clock
-                self.progress.stop_task(other)
+                self._stop(other)
             task = self.progress.add_task(self.LABELS.get(event.phase, event.phase), total=event.total,
                                           unit=self.UNITS.get(event.phase, ""), status="")
             self.tasks[event.phase] = task
         self.progress.update(task, completed=event.done, total=event.total, status=event.status)
+        if event.total is not None and event.done >= event.total:
+            self._stop(task)  # its clock shows the phase's own time
+
+    def _stop(self, task: int) -> None:
+        if self.progress is not None and next(t for t in self.progress.tasks if t.id == task).stop_time is None:
+            self.progress.stop_task(task)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.progress:
