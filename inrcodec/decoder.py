@@ -12,6 +12,7 @@ import torch
 from .allocator import tune_allocator
 from .bitstream import Header, Segment
 from .bitstream.format import QUANT_METHODS
+from .bitstream.limits import decode_cost
 from .entropy.values import dequantize
 from .errors import InputError
 from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions, inference_batch
@@ -72,8 +73,12 @@ class Decoder:
     @torch.inference_mode()
     def render_rgb(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[torch.Tensor]:
         """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
-        batch = batch or inference_batch(self.header.width, self.header.height)
         budget = activation_budget(self.device, training=False)
+        h = self.header
+        band = decode_cost(h.method, h.network, h.width, h.height).band_bytes
+        # frames per pass: within the frame buffers' budget, and one frame when a band of several
+        # frames would not fit the activation budget (the band's memory grows with the batch)
+        batch = max(1, min(batch or inference_batch(h.width, h.height), budget // max(1, band)))
         for si, seg in enumerate(self.segments):
             lo = max(frames.start, seg.first_frame)
             hi = min(frames.stop, seg.first_frame + seg.frame_count)

@@ -28,6 +28,7 @@ from ..entropy.levels import decode_levels, encode_levels, level_counts
 from ..entropy.values import MAX_BITS, MIN_BITS, decode_values, encode_values, qmax, value_histogram
 from ..errors import BitstreamError
 from ..model.config import NetworkConfig
+from .limits import MAX_WEIGHT, check_cost, quant_peak, scale_peak
 
 MAGIC = b"SLTv"
 VERSION = 1
@@ -182,6 +183,12 @@ def _validate_network(net: NetworkConfig, width: int, height: int) -> None:
         _fail(f"network has {total} weights, more than {MAX_TOTAL_WEIGHTS}")
 
 
+def _check_scales(where: str, scales) -> None:
+    if not scale_peak(scales) <= MAX_WEIGHT:
+        _fail(f"{where}: scales {tuple(float(s) for s in np.asarray(scales, np.float32))} fold to weights "
+              f"that are not finite or exceed {MAX_WEIGHT:g} in magnitude")
+
+
 def validate_header(h: Header) -> None:
     """Check every header field against the format and the decoder's limits (BitstreamError)."""
     if h.method not in METHODS:
@@ -215,6 +222,7 @@ def validate_header(h: Header) -> None:
     if not all(0.0 < s < 1.0 for s in sp) or any(b <= a for a, b in zip(sp, sp[1:])):
         _fail(f"sparsities {tuple(sp)} are not strictly increasing in (0, 1)")
     _validate_network(h.network, h.width, h.height)
+    check_cost(h.method, h.network, h.width, h.height)
 
 
 def _validate_segment_table(frames: int, table: list[tuple[int, int]]) -> None:
@@ -285,6 +293,8 @@ def _quant_layer_bytes(method: str, where: str, shape: tuple[int, ...], layer: Q
     top = qmax(int(bits))
     if values.size and (int(values.min()) < -top or int(values.max()) > top):
         raise ValueError(f"{where}: values must lie in -{top}..{top} for {bits} bits")
+    if values.size and not quant_peak(float(step), int(values.min()), int(values.max())) <= MAX_WEIGHT:
+        raise ValueError(f"{where}: step times values exceeds {MAX_WEIGHT:g} in magnitude")
     out = bytearray(_QUANT.pack(int(bits), step))
     if method == "sparse":
         nonzero = values != 0
@@ -321,6 +331,8 @@ def _payload_bytes(h: Header, seg_index: int, seg: Segment) -> bytes:
         scales = scales.astype("<f4")
         if not np.all(np.isfinite(scales)):
             raise ValueError(f"{where}: scales must be finite")
+        if not scale_peak(scales) <= MAX_WEIGHT:
+            raise ValueError(f"{where}: scales fold to weights beyond {MAX_WEIGHT:g} in magnitude")
         levels = _flat_integers(layer.levels, shape, f"{where}: levels")
         counts = level_counts(levels, k + 1)  # raises ValueError on levels outside 0..K
         levels = np.ascontiguousarray(levels, dtype=np.uint8).reshape(-1)
@@ -495,6 +507,9 @@ def _read_quant_layer(data: bytes, cur: _Cursor, method: str, where: str, n: int
             _fail(f"{where}: empty value histogram (it needs lo 0 and no values to code)")
     elif lo < -top or lo + n_bins - 1 > top:
         _fail(f"{where}: value range {lo}..{lo + n_bins - 1} outside -{top}..{top} for {bits} bits")
+    if n_bins and not quant_peak(step, lo, lo + n_bins - 1) <= MAX_WEIGHT:
+        _fail(f"{where}: step {step:g} times values up to {max(abs(lo), abs(lo + n_bins - 1))} exceeds "
+              f"{MAX_WEIGHT:g} in magnitude")
     if (n_bins + 1) * 4 > cur.end - cur.pos:
         _fail(f"{where}: {n_bins} value histogram bins exceed the segment payload")
     counts = np.frombuffer(data, dtype="<u4", count=n_bins, offset=cur.pos).astype(np.uint32)
@@ -571,6 +586,7 @@ def _read_supermask_layer(data: bytes, cur: "_Cursor", k: int, layer_head: struc
     n_words = vals[-1]
     if not np.all(np.isfinite(scales)):
         _fail(f"{where}: non-finite scale")
+    _check_scales(where, scales)
     if int(counts.sum(dtype=np.uint64)) != n:
         _fail(f"{where}: level counts sum to {int(counts.sum(dtype=np.uint64))}, the layer has {n} weights")
     if n_words * 4 > cur.end - cur.pos:
