@@ -17,7 +17,9 @@ from fractions import Fraction
 
 
 from .atomic import atomic_output
-from .bitstream import VERSION, Header, Segment, read_slt
+from .bitstream import VERSION, Header, read_slt
+from .bitstream.format import LazySegment, open_slt
+from .bitstream.stream import read_slt_bytes
 from .decoder import Decoder, parse_frame_range
 from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_device
 from .errors import InputError
@@ -28,18 +30,20 @@ from .model.config import NetworkConfig
 from .video.io import guess_format, open_writer, read_video
 
 
-def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[Segment], dict[str, int]]:
+def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[LazySegment], dict[str, int]]:
+    """Read a .slt file (or '-'): only the bytes its header describes; every segment's levels are
+    decoded later, when a frame of it is rendered."""
     if path == "-":
-        data = (stdin or sys.stdin.buffer).read()
+        data = read_slt_bytes(stdin or sys.stdin.buffer)
     else:
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory")
         try:
             with open(path, "rb") as f:
-                data = f.read()
+                data = read_slt_bytes(f)
         except OSError as e:
             raise InputError(f"{path}: {e.strerror or e}") from None
-    header, segments, sections = read_slt(data)
+    header, segments, sections = open_slt(data)
     return data, header, segments, sections
 
 

@@ -57,16 +57,18 @@ class Decoder:
 
     def _net(self, si: int) -> torch.nn.Module:
         if si not in self._nets:
+            self._nets.clear()  # one segment's network at a time: drop the last before building the next
             seg = self.segments[si]
+            layers = seg.layers  # a lazily read segment decodes its levels here, once
             if self.header.method in QUANT_METHODS:
-                weights = [dequantize(layer.values, layer.step) for layer in seg.layers]
+                weights = [dequantize(layer.values, layer.step) for layer in layers]
                 self._nets = {si: build_weight_nerv(
                     self.header.network, self.header.width, self.header.height, weights, self.device,
                 ).eval()}
                 return self._nets[si]
             self._nets = {si: build_decoder_nerv(
                 self.header.network, self.header.width, self.header.height, seg.seed,
-                [layer.levels for layer in seg.layers], [layer.scales for layer in seg.layers], self.device,
+                [layer.levels for layer in layers], [layer.scales for layer in layers], self.device,
             ).eval()}
         return self._nets[si]
 
