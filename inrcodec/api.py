@@ -120,8 +120,9 @@ def encode(
     else:
         with atomic_output(output) as f:
             f.write(data)
-        with open(output, "rb") as f:  # measure what is on disk, not what we meant to write
-            data = f.read()
+        if os.path.isfile(output) and not os.path.realpath(output).startswith("/proc/"):
+            with open(output, "rb") as f:  # measure what is on disk, not what we meant to write
+                data = f.read()
     if ckpt is not None and os.path.exists(ckpt):
         os.remove(ckpt)
     header, segments, _ = read_slt(data)

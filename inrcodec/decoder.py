@@ -4,6 +4,7 @@ frames by index (the network is a function of the frame index, so a range touche
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,20 +24,24 @@ from .video.colour import rgb_to_yuv420
 RENDER_BATCH = None  # frames per forward pass: None = as many as the memory budget allows (nerv.inference_batch)
 
 
+_FRAME_RANGE = re.compile(r"\s*([0-9]*)\s*(?:(:)\s*([0-9]*)\s*)?", re.ASCII)
+
+
 def parse_frame_range(spec: str | None, total: int) -> range:
     """'a:b' (b exclusive, either side optional) or a single index -> the frames to render."""
     if spec is None or spec == "":
         return range(total)
-    try:
-        if ":" in spec:
-            a, b = spec.split(":", 1)
-            start = int(a) if a.strip() else 0
-            stop = int(b) if b.strip() else total
-        else:
-            start = int(spec)
-            stop = start + 1
-    except ValueError:
-        raise InputError(f"--frames must look like a:b, got {spec!r}") from None
+    m = _FRAME_RANGE.fullmatch(spec)
+    if m is None:  # ASCII digits only: int() would also take '1_0' and other scripts' digits
+        raise InputError(f"--frames must look like a:b, got {spec!r}")
+    a, colon, b = m.groups()
+    if colon:
+        start = int(a) if a else 0
+        stop = int(b) if b else total
+    elif a:
+        start, stop = int(a), int(a) + 1
+    else:
+        raise InputError(f"--frames must look like a:b, got {spec!r}")
     if start < 0 or stop > total or start >= stop:
         raise InputError(f"--frames {spec} is outside the clip's {total} frames (0:{total})")
     return range(start, stop)

@@ -16,6 +16,7 @@ from ..bitstream.format import QUANT_METHODS
 from ..encoder import METHODS, EncodeOptions
 from ..model.config import DEFAULT_PRESET, PRESETS
 from ..video.io import parse_fps, parse_size
+from . import guard
 from .report import EpochProgress, print_table
 
 EXIT_USAGE = 2
@@ -166,8 +167,9 @@ cli.add_command(bench)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors with exit code 2 instead of tracebacks."""
+    guard.install()
     try:
-        cli.main(args=argv, prog_name="inrcodec", standalone_mode=False)
+        guard.run(lambda: cli.main(args=argv, prog_name="inrcodec", standalone_mode=False))
     except InrcodecError as e:
         _fail(str(e), code=getattr(e, "exit_code", EXIT_USAGE))
     except click.exceptions.Exit as e:
