@@ -69,22 +69,16 @@ ENCODE = [
 ]
 
 
-@pytest.mark.parametrize("args,text", DECODE, ids=[a[0] + " " + " ".join(a[3:]) for a, _ in DECODE])
-def test_decode_errors_are_one_line(files, capsys, monkeypatch, args, text):
+CASES = [("decode", a, t) for a, t in DECODE] + [("encode", a + ["-q"], t) for a, t in ENCODE]
+
+
+@pytest.mark.parametrize("command,args,text", CASES, ids=[f"{c} {' '.join(a)}" for c, a, _ in CASES])
+def test_decode_and_encode_errors_are_one_line(files, capsys, monkeypatch, command, args, text):
     monkeypatch.chdir(files)
     before = sorted(os.listdir(files))
-    code, _, err = run_main(capsys, "decode", *args)
+    code, _, err = run_main(capsys, command, *args)
     assert_one_line_error(code, err, text)
     assert sorted(os.listdir(files)) == before  # nothing written, nothing left behind
-
-
-@pytest.mark.parametrize("args,text", ENCODE, ids=[" ".join(a[2:]) or a[0] for a, _ in ENCODE])
-def test_encode_errors_are_one_line(files, capsys, monkeypatch, args, text):
-    monkeypatch.chdir(files)
-    before = sorted(os.listdir(files))
-    code, _, err = run_main(capsys, "encode", *args, "-q")
-    assert_one_line_error(code, err, text)
-    assert sorted(os.listdir(files)) == before
 
 
 @pytest.mark.parametrize("args,text", [
