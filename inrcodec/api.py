@@ -22,7 +22,9 @@ from fractions import Fraction
 import numpy as np
 
 from .atomic import atomic_output
-from .bitstream import VERSION, Header, Segment, read_slt
+from .bitstream import VERSION, Header, read_slt
+from .bitstream.format import LazySegment, open_slt
+from .bitstream.stream import read_slt_bytes
 from .decoder import Decoder, parse_frame_range
 from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_device
 from .errors import InputError
@@ -36,18 +38,20 @@ from .video.raw import write_all
 from .video.y4m import MAGIC as Y4M_MAGIC
 
 
-def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[Segment], dict[str, int]]:
+def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[LazySegment], dict[str, int]]:
+    """Read a .slt file (or '-'): only the bytes its header describes; every segment's levels are
+    decoded later, when a frame of it is rendered."""
     if path == "-":
-        data = (stdin or sys.stdin.buffer).read()
+        data = read_slt_bytes(stdin or sys.stdin.buffer)
     else:
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory")
         try:
             with open(path, "rb") as f:
-                data = f.read()
+                data = read_slt_bytes(f)
         except OSError as e:
             raise InputError(f"{path}: {e.strerror or e}") from None
-    header, segments, sections = read_slt(data)
+    header, segments, sections = open_slt(data)
     return data, header, segments, sections
 
 
@@ -175,8 +179,9 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
     else:
         with atomic_output(output) as f:
             f.write(data)
-        with open(output, "rb") as f:  # measure what is on disk, not what we meant to write
-            data = f.read()
+        if os.path.isfile(output) and not os.path.realpath(output).startswith("/proc/"):
+            with open(output, "rb") as f:  # measure what is on disk, not what we meant to write
+                data = f.read()
     if ckpt is not None and os.path.exists(ckpt):
         os.remove(ckpt)
     header, segments, _ = read_slt(data)

@@ -12,6 +12,7 @@ import torch
 from .allocator import tune_allocator
 from .bitstream import Header, Segment
 from .bitstream.format import QUANT_METHODS
+from .bitstream.limits import decode_cost
 from .entropy.values import dequantize
 from .frame_range import decode_range
 from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions, inference_batch
@@ -42,24 +43,30 @@ class Decoder:
 
     def _net(self, si: int) -> torch.nn.Module:
         if si not in self._nets:
+            self._nets.clear()  # one segment's network at a time: drop the last before building the next
             seg = self.segments[si]
+            layers = seg.layers  # a lazily read segment decodes its levels here, once
             if self.header.method in QUANT_METHODS:
-                weights = [dequantize(layer.values, layer.step) for layer in seg.layers]
+                weights = [dequantize(layer.values, layer.step) for layer in layers]
                 self._nets = {si: build_weight_nerv(
                     self.header.network, self.header.width, self.header.height, weights, self.device,
                 ).eval()}
                 return self._nets[si]
             self._nets = {si: build_decoder_nerv(
                 self.header.network, self.header.width, self.header.height, seg.seed,
-                [layer.levels for layer in seg.layers], [layer.scales for layer in seg.layers], self.device,
+                [layer.levels for layer in layers], [layer.scales for layer in layers], self.device,
             ).eval()}
         return self._nets[si]
 
     @torch.inference_mode()
     def render_rgb(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[torch.Tensor]:
         """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
-        batch = batch or inference_batch(self.header.width, self.header.height)
         budget = activation_budget(self.device, training=False)
+        h = self.header
+        band = decode_cost(h.method, h.network, h.width, h.height).band_bytes
+        # frames per pass: within the frame buffers' budget, and one frame when a band of several
+        # frames would not fit the activation budget (the band's memory grows with the batch)
+        batch = max(1, min(batch or inference_batch(h.width, h.height), budget // max(1, band)))
         for si, seg in enumerate(self.segments):
             lo = max(frames.start, seg.first_frame)
             hi = min(frames.stop, seg.first_frame + seg.frame_count)

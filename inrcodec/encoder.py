@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from .bitstream import Header, LayerPayload, Segment, write_slt
+from .bitstream import Header, LayerPayload, Segment, validate_header, write_slt
 from .bitstream.format import QUANT_METHODS, QuantLayer
 from .entropy.values import MAX_BITS, MIN_BITS, quantize
 from .errors import InputError
@@ -308,6 +308,7 @@ def encode_clip(
         pix_fmt="yuv420p", matrix=info.matrix, full_range=info.full_range, method=options.method,
         generator=GENERATOR, sparsity=sparsity, network=config,
     )
+    validate_header(header)  # the decoder's limits, before the fit: never fit what cannot be written
     saver = None
     state = None
     if checkpoint is not None:

@@ -141,3 +141,41 @@ def test_chunked_decode_roundtrips_across_chunks_and_trailing_zeros():
         counts = level_counts(levels, k + 1)
         out = decode_levels(encode_levels(levels, counts), counts, n)
         assert out.dtype == np.uint8 and np.array_equal(out, levels)
+
+
+# ----------------------------------------------------------------------------------------------
+# Structure-aware family (tests/fuzz_structured.py): valid files at consistent extremes, each run in
+# a child process under an address-space cap. The suite runs the quick ones; benchmarks/fuzz.py
+# --structured runs them all, one child each, and reports their time and memory.
+
+
+def test_structured_extremes_decode_or_are_refused_under_a_memory_cap():
+    from . import fuzz_structured as fs
+
+    cases = [c for c in fs.structured_cases() if not c.slow]
+    outcomes = fs.run_structured(cases)
+    bad = [f"{o.case.name}: {o.failed}" for o in outcomes if o.failed]
+    assert not bad, "\n".join(bad)
+    assert len(outcomes) == len(cases) >= 25
+    by_name = {o.case.name: o for o in outcomes}
+    # the issue's files: refused before anything is allocated, each naming its limit
+    assert "grid cell" in by_name["2x2 frame, 4096^2 grid"].message
+    assert by_name["2x2 frame, 4096^2 grid"].file_bytes == 146
+    assert "multiply-adds per pixel (limit" in by_name["128x128, kernel 15, 1165 channels"].message
+    assert {o.status for o in outcomes} == {"ok", "rejected"}
+
+
+def test_structured_harness_sees_a_crash_and_a_wrong_outcome():
+    """A case whose child dies (here: over the memory cap) or that is refused when it must decode
+    is a failure, not a pass."""
+    from . import fuzz_structured as fs
+
+    case = fs.StructCase("stem_hidden 65536", 32, 24, fs._net(stem_hidden=65536), "ok")
+    (o,) = fs.run_structured([case], cap=256 << 20)  # below what torch itself maps
+    assert o.failed and o.status == "FAIL"
+    wrong = fs.StructCase("scale NaN", 32, 24, fs.TINY, "ok", (("scale", float("nan")),))
+    assert "expected a decode" in fs.StructOutcome(wrong, "rejected", "non-finite scale").failed
+    refuse = fs.StructCase("scale NaN", 32, 24, fs.TINY, "non-finite")
+    assert "expected a refusal" in fs.StructOutcome(refuse, "ok", "").failed
+    assert "expected a refusal" in fs.StructOutcome(refuse, "rejected", "CRC mismatch").failed
+    assert fs.StructOutcome(refuse, "rejected", "segment 0 layer stem0: non-finite scale").failed is None

@@ -28,6 +28,7 @@ from ..entropy.levels import decode_levels, encode_levels, level_counts
 from ..entropy.values import MAX_BITS, MIN_BITS, decode_values, encode_values, qmax, value_histogram
 from ..errors import BitstreamError
 from ..model.config import NetworkConfig
+from .limits import MAX_WEIGHT, check_cost, quant_peak, scale_peak
 
 MAGIC = b"SLTv"
 VERSION = 1
@@ -182,6 +183,12 @@ def _validate_network(net: NetworkConfig, width: int, height: int) -> None:
         _fail(f"network has {total} weights, more than {MAX_TOTAL_WEIGHTS}")
 
 
+def _check_scales(where: str, scales) -> None:
+    if not scale_peak(scales) <= MAX_WEIGHT:
+        _fail(f"{where}: scales {tuple(float(s) for s in np.asarray(scales, np.float32))} fold to weights "
+              f"that are not finite or exceed {MAX_WEIGHT:g} in magnitude")
+
+
 def validate_header(h: Header) -> None:
     """Check every header field against the format and the decoder's limits (BitstreamError)."""
     if h.method not in METHODS:
@@ -215,6 +222,7 @@ def validate_header(h: Header) -> None:
     if not all(0.0 < s < 1.0 for s in sp) or any(b <= a for a, b in zip(sp, sp[1:])):
         _fail(f"sparsities {tuple(sp)} are not strictly increasing in (0, 1)")
     _validate_network(h.network, h.width, h.height)
+    check_cost(h.method, h.network, h.width, h.height)
 
 
 def _validate_segment_table(frames: int, table: list[tuple[int, int]]) -> None:
@@ -285,6 +293,8 @@ def _quant_layer_bytes(method: str, where: str, shape: tuple[int, ...], layer: Q
     top = qmax(int(bits))
     if values.size and (int(values.min()) < -top or int(values.max()) > top):
         raise ValueError(f"{where}: values must lie in -{top}..{top} for {bits} bits")
+    if values.size and not quant_peak(float(step), int(values.min()), int(values.max())) <= MAX_WEIGHT:
+        raise ValueError(f"{where}: step times values exceeds {MAX_WEIGHT:g} in magnitude")
     out = bytearray(_QUANT.pack(int(bits), step))
     if method == "sparse":
         nonzero = values != 0
@@ -321,6 +331,8 @@ def _payload_bytes(h: Header, seg_index: int, seg: Segment) -> bytes:
         scales = scales.astype("<f4")
         if not np.all(np.isfinite(scales)):
             raise ValueError(f"{where}: scales must be finite")
+        if not scale_peak(scales) <= MAX_WEIGHT:
+            raise ValueError(f"{where}: scales fold to weights beyond {MAX_WEIGHT:g} in magnitude")
         levels = _flat_integers(layer.levels, shape, f"{where}: levels")
         counts = level_counts(levels, k + 1)  # raises ValueError on levels outside 0..K
         levels = np.ascontiguousarray(levels, dtype=np.uint8).reshape(-1)
@@ -369,6 +381,10 @@ def write_slt(header: Header, segments: list[Segment]) -> bytes:
 # Reader
 
 
+class Truncated(BitstreamError):
+    """The bytes end inside the header or the segment table (a stream reader reads on)."""
+
+
 class _Cursor:
     def __init__(self, data: bytes, end: int) -> None:
         self.data = data
@@ -377,6 +393,8 @@ class _Cursor:
 
     def unpack(self, st: struct.Struct, what: str) -> tuple:
         if self.pos + st.size > self.end:
+            if self.end == len(self.data) and what in ("header", "network config", "segment table"):
+                raise Truncated(f"truncated: file ends inside the {what}")
             _fail(f"truncated: file ends inside the {what}")
         vals = st.unpack_from(self.data, self.pos)
         self.pos += st.size
@@ -392,10 +410,8 @@ def _lookup(table: tuple[str, ...], idx: int, what: str) -> str:
     return table[idx]
 
 
-def _parse(data: bytes) -> tuple[Header, list[tuple[int, int, int, int]], int]:
-    """Parse and validate everything but the payloads. Returns the header, the segment table
-    (first_frame, frame_count, seed, payload length) and the offset of the first payload."""
-    data = bytes(data)
+def check_magic(data: bytes) -> None:
+    """The first bytes of a file: the magic number and the format version (BitstreamError)."""
     if len(data) < len(MAGIC):
         if data and MAGIC.startswith(data):
             _fail("truncated: file ends inside the magic number")
@@ -406,18 +422,40 @@ def _parse(data: bytes) -> tuple[Header, list[tuple[int, int, int, int]], int]:
         _fail("truncated: file ends before the format version")
     if data[4] != VERSION:
         _fail(f"unsupported .slt format version {data[4]} (this decoder reads version {VERSION})")
+
+
+def _front(data: bytes) -> tuple[tuple, list[tuple[int, int, int, int]], int, int]:
+    """The header's raw fields, the segment table, the offset of the first payload and the file
+    length they imply; raises Truncated when `data` ends before the segment table does."""
+    check_magic(data)
     cur = _Cursor(data, len(data))
-    (_, _, method, gen, pix, matrix, flags, width, height, frames, fps_num, fps_den, k) = cur.unpack(
-        _FIXED, "header"
-    )
-    sparsity = cur.fmt(f"{k}f", "header")
-    pe_levels, pe_base, stem_hidden, grid_h, grid_w, kernel, n_blocks = cur.unpack(_NET, "network config")
-    strides = cur.fmt(f"{n_blocks}B", "network config")
-    channels = cur.fmt(f"{n_blocks + 1}I", "network config")
+    fixed = cur.unpack(_FIXED, "header")
+    sparsity = cur.fmt(f"{fixed[-1]}f", "header")
+    net = cur.unpack(_NET, "network config")
+    strides = cur.fmt(f"{net[-1]}B", "network config")
+    channels = cur.fmt(f"{net[-1] + 1}I", "network config")
     (n_seg,) = cur.unpack(_U16, "segment table")
     table = [cur.unpack(_SEG, "segment table") for _ in range(n_seg)]
-    payload_start = cur.pos
-    expected = payload_start + sum(t[3] for t in table) + _U32.size
+    expected = cur.pos + sum(t[3] for t in table) + _U32.size
+    return (fixed, sparsity, net, strides, channels), table, cur.pos, expected
+
+
+def file_size(prefix: bytes) -> int | None:
+    """The length a file must have, from its first bytes (the header and the segment table); None
+    when `prefix` ends before them. Bad magic or version raise BitstreamError."""
+    try:
+        return _front(prefix)[3]
+    except Truncated:
+        return None
+
+
+def _parse(data: bytes) -> tuple[Header, list[tuple[int, int, int, int]], int]:
+    """Parse and validate everything but the payloads. Returns the header, the segment table
+    (first_frame, frame_count, seed, payload length) and the offset of the first payload."""
+    data = bytes(data)
+    fields, table, payload_start, expected = _front(data)
+    (_, _, method, gen, pix, matrix, flags, width, height, frames, fps_num, fps_den, k), sparsity = fields[:2]
+    (pe_levels, pe_base, stem_hidden, grid_h, grid_w, kernel, n_blocks), strides, channels = fields[2:]
     if len(data) < expected:
         _fail(f"truncated: file has {len(data)} bytes, its segment table needs {expected}")
     if len(data) > expected:
@@ -467,7 +505,7 @@ def read_header(data: bytes) -> Header:
 
 
 def _read_quant_layer(data: bytes, cur: _Cursor, method: str, where: str, n: int, sizes: dict[str, int],
-                      name: str) -> QuantLayer:
+                      name: str, decode: bool = True) -> QuantLayer | None:
     bits, step = cur.unpack(_QUANT, f"payload of {where}")
     if not MIN_BITS <= bits <= MAX_BITS:
         _fail(f"{where}: quantisation bits {bits} outside {MIN_BITS}..{MAX_BITS}")
@@ -482,9 +520,10 @@ def _read_quant_layer(data: bytes, cur: _Cursor, method: str, where: str, n: int
             _fail(f"{where}: zero / non-zero counts sum to {zeros + nonzeros}, the layer has {n} weights")
         if n_words * 4 > cur.end - cur.pos:
             _fail(f"{where}: {n_words} coded mask words exceed the segment payload")
-        words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+        if decode:
+            words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+            nonzero = decode_levels(words, np.array([zeros, nonzeros], dtype=np.uint32), n, what=f"{where} (zero pattern)")
         cur.pos += n_words * 4
-        nonzero = decode_levels(words, np.array([zeros, nonzeros], dtype=np.uint32), n, what=f"{where} (zero pattern)")
         n_values = nonzeros
         sizes["counts"] += _MASK.size
         sizes[f"masks/{name}"] += 4 * n_words
@@ -495,6 +534,9 @@ def _read_quant_layer(data: bytes, cur: _Cursor, method: str, where: str, n: int
             _fail(f"{where}: empty value histogram (it needs lo 0 and no values to code)")
     elif lo < -top or lo + n_bins - 1 > top:
         _fail(f"{where}: value range {lo}..{lo + n_bins - 1} outside -{top}..{top} for {bits} bits")
+    if n_bins and not quant_peak(step, lo, lo + n_bins - 1) <= MAX_WEIGHT:
+        _fail(f"{where}: step {step:g} times values up to {max(abs(lo), abs(lo + n_bins - 1))} exceeds "
+              f"{MAX_WEIGHT:g} in magnitude")
     if (n_bins + 1) * 4 > cur.end - cur.pos:
         _fail(f"{where}: {n_bins} value histogram bins exceed the segment payload")
     counts = np.frombuffer(data, dtype="<u4", count=n_bins, offset=cur.pos).astype(np.uint32)
@@ -506,11 +548,13 @@ def _read_quant_layer(data: bytes, cur: _Cursor, method: str, where: str, n: int
         _fail(f"{where}: the non-zero values' histogram counts zeros")
     if n_words * 4 > cur.end - cur.pos:
         _fail(f"{where}: {n_words} coded value words exceed the segment payload")
-    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos) if decode else None
     cur.pos += n_words * 4
-    coded = decode_values(words, lo, counts, n_values, what=where)
     sizes["counts"] += _VALUES.size + 4 * n_bins + _U32.size
     sizes[f"values/{name}"] += 4 * n_words
+    if not decode:
+        return None
+    coded = decode_values(words.astype(np.uint32), lo, counts, n_values, what=where)
     if nonzero is None:
         return QuantLayer(step=step, values=coded, bits=bits)
     values = np.zeros(n, dtype=np.int16)
@@ -527,6 +571,57 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
     "quant" (bits and steps), "counts" (value histograms, zero / non-zero counts and word counts),
     for sparse one "masks/<layer>" per layer (the coded zero pattern) and one "values/<layer>" per
     layer (the coded quantised values); and "crc"."""
+    header, lazy, sizes = open_slt(data)
+    segments = [Segment(first_frame=s.first_frame, frame_count=s.frame_count, seed=s.seed, layers=s.layers)
+                for s in lazy]
+    return header, segments, sizes
+
+
+class LazySegment:
+    """A segment whose payload is validated (structure, counts, scales, lengths) but whose levels or
+    values are entropy-decoded only when ``layers`` is read, each time it is read (nothing kept)."""
+
+    def __init__(self, header: Header, data: bytes, index: int, entry: tuple[int, int, int, int], pos: int) -> None:
+        self.first_frame, self.frame_count, self.seed, self.length = entry
+        self._header, self._data, self._index, self._pos = header, data, index, pos
+
+    @property
+    def layers(self) -> list[LayerPayload] | list[QuantLayer]:
+        return _segment_layers(self._data, self._header, self._index, self._pos, self.length, None, decode=True)
+
+
+def _segment_layers(data: bytes, header: Header, i: int, pos: int, length: int, sizes: dict[str, int] | None,
+                    decode: bool) -> list:
+    """Walk (and with `decode`, entropy-decode) segment i's payload at `pos`, adding its sections
+    to `sizes` (when given); without `decode` the layers come back as None."""
+    sizes = sizes if sizes is not None else _Tally()
+    k = header.num_levels
+    layer_head = struct.Struct(f"<{k}f{k + 1}II")
+    cur = _Cursor(data, pos + length)
+    cur.pos = pos
+    layers = []
+    for name, shape in header.network.layer_shapes():
+        where = f"segment {i} layer {name}"
+        if header.method in QUANT_METHODS:
+            layers.append(_read_quant_layer(data, cur, header.method, where, math.prod(shape), sizes, name, decode))
+        else:
+            layers.append(_read_supermask_layer(data, cur, k, layer_head, where, name, math.prod(shape), sizes, decode))
+    if cur.pos != cur.end:
+        _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
+    return layers
+
+
+class _Tally(dict):
+    """A sizes dict that accepts any key (a re-walk that does not report sizes)."""
+
+    def __missing__(self, key):
+        return 0
+
+
+def open_slt(data: bytes) -> tuple[Header, list[LazySegment], dict[str, int]]:
+    """Like read_slt, but the levels or values are not entropy-decoded: each segment decodes them
+    when its ``layers`` are read (``info`` and a frame range read only what they need). Everything
+    else, the cost limits included, is validated here."""
     data = bytes(data)
     header, table, pos = _parse(data)
     shapes = header.network.layer_shapes()
@@ -536,34 +631,21 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
         if header.method == "sparse":
             sizes.update({f"masks/{name}": 0 for name, _ in shapes})
         sizes.update({f"values/{name}": 0 for name, _ in shapes})
-
-        def read_layer(cur, where, name, shape):
-            return _read_quant_layer(data, cur, header.method, where, math.prod(shape), sizes, name)
     else:
-        k = header.num_levels
         sizes.update(scales=0, counts=0)
         sizes.update({f"masks/{name}": 0 for name, _ in shapes})
-        layer_head = struct.Struct(f"<{k}f{k + 1}II")
-
-        def read_layer(cur, where, name, shape):
-            return _read_supermask_layer(data, cur, k, layer_head, where, name, math.prod(shape), sizes)
-
     segments = []
-    for i, (first, count, seed, length) in enumerate(table):
-        cur = _Cursor(data, pos + length)
-        cur.pos = pos
-        layers = [read_layer(cur, f"segment {i} layer {name}", name, shape) for name, shape in shapes]
-        if cur.pos != cur.end:
-            _fail(f"segment {i}: payload length {length} does not match its contents ({cur.pos - pos} bytes)")
-        pos = cur.end
-        segments.append(Segment(first_frame=first, frame_count=count, seed=seed, layers=layers))
+    for i, entry in enumerate(table):
+        _segment_layers(data, header, i, pos, entry[3], sizes, decode=False)
+        segments.append(LazySegment(header, data, i, entry, pos))
+        pos += entry[3]
     sizes["crc"] = _U32.size
     assert sum(sizes.values()) == len(data)
     return header, segments, sizes
 
 
 def _read_supermask_layer(data: bytes, cur: "_Cursor", k: int, layer_head: struct.Struct, where: str, name: str,
-                          n: int, sizes: dict[str, int]) -> LayerPayload:
+                          n: int, sizes: dict[str, int], decode: bool = True) -> LayerPayload | None:
     """One layer of a supermask method: K scales, K+1 level counts, the coded levels."""
     vals = cur.unpack(layer_head, f"payload of {where}")
     scales = np.array(vals[:k], dtype=np.float32)
@@ -571,14 +653,16 @@ def _read_supermask_layer(data: bytes, cur: "_Cursor", k: int, layer_head: struc
     n_words = vals[-1]
     if not np.all(np.isfinite(scales)):
         _fail(f"{where}: non-finite scale")
+    _check_scales(where, scales)
     if int(counts.sum(dtype=np.uint64)) != n:
         _fail(f"{where}: level counts sum to {int(counts.sum(dtype=np.uint64))}, the layer has {n} weights")
     if n_words * 4 > cur.end - cur.pos:
         _fail(f"{where}: {n_words} coded words exceed the segment payload")
-    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos).astype(np.uint32)
+    words = np.frombuffer(data, dtype="<u4", count=n_words, offset=cur.pos) if decode else None
     cur.pos += n_words * 4
-    levels = decode_levels(words, counts, n, what=where)
     sizes["scales"] += 4 * k
     sizes["counts"] += 4 * (k + 1) + 4
     sizes[f"masks/{name}"] += 4 * n_words
-    return LayerPayload(scales=scales, levels=levels)
+    if not decode:
+        return None
+    return LayerPayload(scales=scales, levels=decode_levels(words.astype(np.uint32), counts, n, what=where))

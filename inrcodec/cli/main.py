@@ -23,6 +23,7 @@ from ..progress import InrcodecWarning, warn
 from ..rate import DEFAULT_BPP
 from ..video.io import FORMATS, guess_format, parse_fps, parse_size
 from .report import PhaseProgress, print_table
+from . import guard
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of standard output closed it
@@ -241,8 +242,9 @@ _default_showwarning = warnings.showwarning
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors with exit code 2 instead of tracebacks; warnings as one line."""
     warnings.showwarning = _show_warning
+    guard.install()
     try:
-        cli.main(args=argv, prog_name="inrcodec", standalone_mode=False)
+        guard.run(lambda: cli.main(args=argv, prog_name="inrcodec", standalone_mode=False))
     except InrcodecError as e:
         _fail(str(e), code=getattr(e, "exit_code", EXIT_USAGE))
     except click.exceptions.Exit as e:

@@ -158,10 +158,21 @@ def refresh_masks(layers: list[SupermaskWeight], exact: bool = False) -> None:
         m.refresh_levels(tm)
 
 
+FOLD_CHUNK = 1 << 20  # weights folded per step: the int64 index temporary stays at 8 MiB
+
+
 def fold_weight(signs: torch.Tensor, level: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """Dense weight signs * sum_k(alpha_k * m_k), folded once so decoding never touches masks."""
+    """Dense weight signs * sum_k(alpha_k * m_k), folded once so decoding never touches masks.
+    Without gradients it folds in chunks, so the only allocation proportional to the layer is the
+    result."""
     table = torch.cat([scales.new_zeros(1), torch.cumsum(scales, 0)])
-    return signs * table[level.long()]
+    if level.numel() <= FOLD_CHUNK or (torch.is_grad_enabled() and table.requires_grad):
+        return signs * table[level.long()]
+    out = torch.empty(signs.shape, dtype=table.dtype, device=signs.device)
+    flat, s, lv = out.view(-1), signs.reshape(-1), level.reshape(-1)
+    for a in range(0, flat.numel(), FOLD_CHUNK):
+        torch.mul(s[a : a + FOLD_CHUNK], table[lv[a : a + FOLD_CHUNK].long()], out=flat[a : a + FOLD_CHUNK])
+    return out
 
 
 class DenseWeight(nn.Module):

@@ -238,6 +238,21 @@ class _Reporting:
     def check(self) -> None:
         if self.error is not None:
             raise self.error
+# Frame rates MP4 and Matroska store (measured with PyAV's libx264 muxing): MP4's muxer fails below
+# ~1/30000 fps, Matroska's timestamps are milliseconds, and both keep rates as 32-bit ratios.
+MIN_FPS = Fraction(1, 10000)
+MAX_FPS = {"mp4": Fraction(2**31 - 1), "mkv": Fraction(1000)}
+
+
+def container_rate(fps: Fraction, fmt: str) -> Fraction:
+    """The rate written to an MP4/MKV stream: fps itself, or its nearest ratio with a denominator up
+    to 10^6; a rate the container cannot hold is an InputError (Y4M and raw YUV keep any rate)."""
+    fps = Fraction(fps)
+    if not MIN_FPS <= fps <= MAX_FPS[fmt]:
+        raise InputError(
+            f"frame rate {fps} fps cannot be stored in {fmt.upper()} (it takes {MIN_FPS} to {MAX_FPS[fmt]} fps); "
+            f"write .y4m or .yuv, which keep any rate")
+    return fps.limit_denominator(1_000_000) if fps.denominator > 1_000_000 else fps
 
 
 class ContainerSink:
@@ -252,9 +267,7 @@ class ContainerSink:
         options = {"movflags": "frag_keyframe+empty_moov"} if (streaming and fmt == "mp4") else {}
         av_fmt = {"mp4": "mp4", "mkv": "matroska"}[fmt]
         self.container = av.open(fileobj, "w", format=av_fmt, options=options)
-        rate = info.fps
-        if rate.denominator > 1_000_000 or rate.numerator > 2**31 - 1:
-            rate = rate.limit_denominator(1_000_000)
+        rate = container_rate(info.fps, fmt)
         st = self.container.add_stream("libx264", rate=rate)
         st.width, st.height = info.width, info.height
         st.pix_fmt = "yuv420p"

@@ -244,7 +244,8 @@ class VideoWriter:
             else:
                 from .container import ContainerSink
 
-                self._sink = ContainerSink(fobj, info, fmt=fmt, crf=crf, streaming=dest == "-")
+                streaming = dest == "-" or not fobj.seekable()  # a FIFO or a device: fragmented MP4
+                self._sink = ContainerSink(fobj, info, fmt=fmt, crf=crf, streaming=streaming)
         except BaseException:
             self._closed = True
             if self._atomic is not None:

@@ -1,0 +1,159 @@
+"""The decoder's cost model: what decoding a file will need, computed from its header alone and
+checked before anything whose size comes from the file is allocated (docs/bitstream.md, "Cost
+limits").
+
+The per-field limits in format.py bound each header field; these bound what the fields imply
+together: the network output grid against the frame, the multiply-adds per output pixel, the
+activation bytes of the thinnest band that row strips can render (one output row), the frame's
+pixels, and the magnitude of the folded weights. They bound disproportion (work or memory per
+output pixel), not honest size: every file the encoder writes at every preset and method up to 8K
+frames passes with room to spare (tests/test_limits.py checks it).
+
+Each method supplies its cost function (``COST_MODELS``); a method with other sections or another
+network registers its own, so the same limits cover it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BitstreamError
+from ..model.config import NetworkConfig
+
+MAX_MACS_PER_PIXEL = 1 << 21  # multiply-adds per output pixel (the large preset needs ~13 k)
+MAX_BAND_BYTES = 512 << 20  # activation bytes of a one-output-row band of one frame
+MAX_FRAME_PIXELS = 1 << 26  # width x height (8192 x 8192; 8K UHD is 7680 x 4320 = 2^25 x 0.99)
+MAX_WEIGHT = 65536.0  # |folded weight|: the largest |cumulative scale| or |quantised value x step|
+
+_LIVE_MAPS = 3  # float32 maps a rendering block keeps alive (model/strips.py, _LIVE_MAPS[False])
+FRAME_BYTES_PER_PIXEL = 32  # the frame-sized buffers around a pass (model/nerv.py, inference_batch)
+
+
+@dataclass(frozen=True)
+class DecodeCost:
+    """What decoding needs, from the header alone."""
+
+    macs_per_pixel: float  # multiply-adds per output pixel of one frame (stem included)
+    band_bytes: int  # activations of the thinnest band (one output row) of one frame
+    weights: int  # weights of the network (folded to float32 when decoding)
+    frame_pixels: int
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
+
+
+def _count(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f}"
+
+
+def _band_rows(config: NetworkConfig) -> list[tuple[int, int]]:
+    """(input rows, convolution output rows) of each block for one output row, at the worst
+    alignment and away from the frame's edges (where the zero padding is not computed)."""
+    pad = config.kernel // 2
+    rows, out = 1, []
+    for s in reversed(config.strides):
+        conv = -(-rows // s) + 1
+        out.append((conv + 2 * pad, conv))
+        rows = conv + 2 * pad
+    return out[::-1]
+
+
+def nerv_cost(config: NetworkConfig, width: int, height: int) -> DecodeCost:
+    """The NeRV network of every current method (model/nerv.py): stem, conv + PixelShuffle
+    blocks, 1x1 head, each block computed over the whole (uncropped) output grid."""
+    c, k = config.channels, config.kernel
+    macs = config.stem_hidden * 2 * config.pe_levels + c[0] * config.grid_h * config.grid_w * config.stem_hidden
+    h, w = config.grid_h, config.grid_w
+    band = 0
+    for i, (s, (in_rows, conv_rows)) in enumerate(zip(config.strides, _band_rows(config))):
+        macs += c[i + 1] * s * s * c[i] * k * k * h * w
+        band += 4 * w * (c[i] * in_rows + _LIVE_MAPS * c[i + 1] * s * s * conv_rows)
+        h, w = h * s, w * s
+    macs += 3 * c[-1] * h * w
+    band += 4 * w * (c[-1] + 2 * 3)  # the head's input row and output
+    macs = max(macs, _banded_macs(config, height))
+    return DecodeCost(macs / (width * height), band, config.num_weights(), width * height)
+
+
+def _banded_macs(config: NetworkConfig, height: int) -> int:
+    """Multiply-adds of a frame rendered in the row strips a CPU decode uses (its smallest
+    activation budget, one frame per pass): thin bands recompute the rows their halo shares."""
+    from ..model.strips import CPU_BUDGET, _needed_rows, level_shapes, plan_strips
+
+    plan = plan_strips(config, height, 1, CPU_BUDGET[False], training=False)
+    if plan.whole:
+        return 0
+    c, k = config.channels, config.kernel
+    shapes = level_shapes(config)
+    per_row = [c[j + 1] * s * s * c[j] * k * k * (shapes[j][2] // s) for j, s in enumerate(config.strides)]
+    macs = 0
+    for a, b in plan.bands:
+        for j, (lo, hi) in zip(range(plan.first_block, len(config.strides)), _needed_rows(config, plan.first_block, a, b)):
+            macs += (hi - lo) * per_row[j]
+    early = sum(per_row[j] * shapes[j][1] // config.strides[j] for j in range(plan.first_block))
+    return early + macs + 3 * c[-1] * height * shapes[-1][2]
+
+
+# method -> cost of decoding a file of that method (network, width, height)
+COST_MODELS: dict[str, Callable[[NetworkConfig, int, int], DecodeCost]] = {
+    m: nerv_cost for m in ("slt", "slt-fixed", "supermask", "dense", "sparse")
+}
+
+
+def decode_cost(method: str, config: NetworkConfig, width: int, height: int) -> DecodeCost:
+    return COST_MODELS[method](config, width, height)
+
+
+def check_cost(method: str, config: NetworkConfig, width: int, height: int) -> DecodeCost:
+    """Refuse (BitstreamError, one line naming the limit and the excess) a header whose decoding
+    would be out of proportion to its output; returns the cost."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise BitstreamError(
+            f"frame of {width}x{height} = {_count(width * height)} pixels exceeds the limit of "
+            f"{_count(MAX_FRAME_PIXELS)} pixels")
+    total = math.prod(config.strides)
+    for side, out, frame in (("rows", config.out_h, height), ("columns", config.out_w, width)):
+        if out - frame >= total:  # choose_strides pads by less than one grid cell
+            raise BitstreamError(
+                f"network output {config.out_w}x{config.out_h} exceeds the {width}x{height} frame by "
+                f"{out - frame} {side}, more than one grid cell ({total - 1})")
+    cost = decode_cost(method, config, width, height)
+    if cost.macs_per_pixel > MAX_MACS_PER_PIXEL:
+        raise BitstreamError(
+            f"network needs {_count(cost.macs_per_pixel)} multiply-adds per pixel (limit "
+            f"{_count(MAX_MACS_PER_PIXEL)}, {cost.macs_per_pixel / MAX_MACS_PER_PIXEL:.1f}x over)")
+    if cost.band_bytes > MAX_BAND_BYTES:
+        raise BitstreamError(
+            f"network needs {_mib(cost.band_bytes)} of activations per output row (limit "
+            f"{_mib(MAX_BAND_BYTES)}, {cost.band_bytes / MAX_BAND_BYTES:.1f}x over)")
+    return cost
+
+
+def scale_peak(scales) -> float:
+    """The largest |folded weight| a layer's K scales give: max |cumulative sum| in float32 (inf
+    or nan when they are not finite or overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.cumsum(np.asarray(scales, dtype=np.float32), dtype=np.float32)
+        return float(np.max(np.abs(t))) if t.size and np.all(np.isfinite(t)) else math.inf
+
+
+def quant_peak(step: float, lo: int, hi: int) -> float:
+    """The largest |weight| float32(q) * step gives for q in lo..hi."""
+    with np.errstate(over="ignore"):
+        peak = float(np.float32(max(abs(lo), abs(hi))) * np.float32(step)) if math.isfinite(step) else math.inf
+    return peak if math.isfinite(peak) else math.inf
+
+
+def memory_bound(cost: DecodeCost, budget: int, level_bytes: int) -> int:
+    """Bytes decoding one segment may hold at its peak: the weights (signs and folded weights,
+    float32), one segment's decoded levels or values, one band's activations within the budget (or
+    the thinnest band if that is larger) and one frame's buffers."""
+    return 8 * cost.weights + level_bytes + max(budget, cost.band_bytes) + FRAME_BYTES_PER_PIXEL * cost.frame_pixels
