@@ -73,9 +73,9 @@ def bits_per_pixel(num_bytes: int, width: int, height: int, frames: int) -> floa
 
 
 def input_bits_per_pixel(path: str, clip_frames: int, whole: bool) -> float | None:
-    """The bpp of a compressed input file (not raw, not Y4M), over its own frame count; None when
-    it is not such a file or its length is unknown."""
-    if path == "-" or Path(path).suffix.lower() in RAW_EXTS or not os.path.isfile(path):
+    """The bpp of a compressed input file (not raw, not Y4M) that was read whole; None otherwise
+    (a container's own frame count can be wrong: tree.avi's header says 444 frames, 68 decode)."""
+    if not whole or path == "-" or Path(path).suffix.lower() in RAW_EXTS or not os.path.isfile(path):
         return None
     with open(path, "rb") as f:
         if f.read(len(Y4M_MAGIC)) == Y4M_MAGIC:
@@ -85,7 +85,7 @@ def input_bits_per_pixel(path: str, clip_frames: int, whole: bool) -> float | No
     try:
         with av.open(path) as c:
             st = c.streams.video[0]
-            frames = clip_frames if whole else st.frames
+            frames = clip_frames
             w, h = st.codec_context.width, st.codec_context.height
     except (av.FFmpegError, OSError, IndexError):
         return None

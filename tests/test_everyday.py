@@ -114,10 +114,16 @@ def test_an_explicit_preset_keeps_its_fixed_network(tmp_path):
     assert inrcodec.info(str(tmp_path / "a.slt"))["network"]["stem_hidden"] == plan_network(160, 120, "tiny").stem_hidden
 
 
-def test_output_larger_than_the_input_file_warns(tmp_path):
-    with pytest.warns(InrcodecWarning, match="larger than the input file"):
-        inrcodec.encode(str(EXAMPLE), str(tmp_path / "x.slt"), frames=4, bpp=3.0,
-                        options=EncodeOptions(device="cpu", fit=FitOptions(epochs=1)))
+def test_output_larger_than_the_input_file_warns(tmp_path, clip):
+    src = tmp_path / "in.mp4"
+    write_video(str(src), clip, "mp4", crf=45)
+    with pytest.warns(InrcodecWarning, match="larger than the input file") as record:
+        report = inrcodec.encode(str(src), str(tmp_path / "x.slt"), bpp=6.0,
+                                 options=EncodeOptions(device="cpu", fit=FitOptions(epochs=1)))
+    assert report["bpp"] > report["input_bpp"] and len(record) == 1
+    part = inrcodec.encode(str(src), str(tmp_path / "y.slt"), frames=2, bpp=6.0, quiet=True,
+                           options=EncodeOptions(device="cpu", fit=FitOptions(epochs=1)))
+    assert part["input_bpp"] is None  # a part of a file: its rate is not known
 
 
 # ------------------------------------------------------------------------------------------ progress
