@@ -51,6 +51,7 @@ DECODE = [
     (["good.slt", "-o", "o.y4m", "--frames", "0:99"], "outside"),
     (["good.slt", "-o", "o.mp4", "--crf", "99"], "crf"),
     (["good.slt", "-o", "o.y4m", "--bogus"], "bogus"),
+    (["good.slt", "-o", "o.y4m", "--threads", "0"], "--threads"),
 ]
 ENCODE = [
     (["missing.y4m", "-o", "o.slt"], "not found"),

@@ -38,7 +38,7 @@ class DecodeCost:
     """What decoding needs, from the header alone."""
 
     macs_per_pixel: float  # multiply-adds per output pixel of one frame (stem included)
-    band_bytes: int  # activations of the thinnest band (one output row) of one frame
+    band_bytes: int  # activations of the thinnest band (one output row) of one frame, and the stem's grid
     weights: int  # weights of the network (folded to float32 when decoding)
     frame_pixels: int
 
@@ -72,7 +72,7 @@ def nerv_cost(config: NetworkConfig, width: int, height: int) -> DecodeCost:
     c, k = config.channels, config.kernel
     macs = config.stem_hidden * 2 * config.pe_levels + c[0] * config.grid_h * config.grid_w * config.stem_hidden
     h, w = config.grid_h, config.grid_w
-    band = 0
+    band = 8 * c[0] * h * w  # the stem's output grid, always whole (linear output and its GELU)
     for i, (s, (in_rows, conv_rows)) in enumerate(zip(config.strides, _band_rows(config))):
         macs += c[i + 1] * s * s * c[i] * k * k * h * w
         band += 4 * w * (c[i] * in_rows + _LIVE_MAPS * c[i + 1] * s * s * conv_rows)

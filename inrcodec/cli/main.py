@@ -9,7 +9,11 @@ import sys
 
 import click
 
-from .. import api
+from ..threads import FIT_THREADS, decode_threads, prepare_environment, requested_threads, set_threads
+
+prepare_environment()  # before torch loads: OpenMP threads sleep, not spin, while they wait
+
+from .. import api  # noqa: E402
 from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
 from ..bitstream.format import QUANT_METHODS
@@ -79,6 +83,8 @@ def cli() -> None:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Seed of the random network.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--batch-size", type=int, default=FitOptions.batch_size, show_default=True, help="Frames per step.")
+@click.option("--threads", type=int, help=f"CPU threads of the fit (default: $INRCODEC_THREADS, else {FIT_THREADS}: "
+              "the fit's result depends on it, so it never comes from the machine) and of the measuring decode.")
 @click.option("--lr", type=float, default=None,
               help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
                    f"(dense, sparse, default {FitOptions.lr_weights:g}).")
@@ -99,7 +105,7 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def encode(input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits, prune,
-           finetune, seed, device, batch_size, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
+           finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
            checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     if frames is not None and frames < 1:
@@ -112,8 +118,10 @@ def encode(input, output, size, fps, matrix, colour_range, frames, start, method
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
-        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed, **lrs),
+        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed,
+                                          threads=requested_threads(threads) or FIT_THREADS, **lrs),
     )
+    set_threads(decode_threads(threads))
     with EpochProgress(enabled=not quiet) as progress:
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
@@ -134,11 +142,14 @@ def encode(input, output, size, fps, matrix, colour_range, frames, start, method
 @click.option("--frames", "frame_range", help="Frames a:b to render (b exclusive).")
 @click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="x264 quality for MP4/MKV (lower is better).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--threads", type=int, help="CPU threads (default: $INRCODEC_THREADS, else the CPUs this process may use: "
+              "affinity and cgroup quota).")
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
-def decode(input, output, fmt, frame_range, crf, device, overwrite, as_json, quiet):
+def decode(input, output, fmt, frame_range, crf, device, threads, overwrite, as_json, quiet):
     """Render a .slt file (or - for stdin) to video."""
+    set_threads(decode_threads(threads))
     report = api.decode(input, output, format=fmt, frames=frame_range, crf=crf, device=device, overwrite=overwrite)
     if not quiet:
         print_table("decode", report, ["bpp", "frames", "fps", "format"])
