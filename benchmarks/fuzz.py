@@ -60,11 +60,14 @@ def structured() -> int:
 
     outcomes = run_structured(one_child_per_case=True)
     print(f"{len(outcomes)} structured cases, each in a child capped at {MEMORY_CAP_BYTES >> 20} MiB of address space")
-    print("| case | outcome | file bytes | seconds | peak RSS MiB |")
-    print("|---|---|---:|---:|---:|")
+    print("| case | outcome | file bytes | seconds | peak RSS MiB | over torch's baseline | memory_bound MiB |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for o in outcomes:
         what = o.status if not o.failed else f"FAIL: {o.failed}"
-        print(f"| {o.case.name} | {what} | {o.file_bytes} | {o.seconds:.2f} | {o.peak_rss / 2**20:.0f} |")
+        if o.status == "ok" and o.peak_rss - o.baseline_rss > o.bound:
+            what += " (over its memory bound)"
+        print(f"| {o.case.name} | {what} | {o.file_bytes} | {o.seconds:.2f} | {o.peak_rss / 2**20:.0f} | "
+              f"{(o.peak_rss - o.baseline_rss) / 2**20:.0f} | {o.bound / 2**20:.0f} |")
     done = [o for o in outcomes if o.file_bytes]
     mem = max(done, key=lambda o: o.peak_rss / o.file_bytes)
     sec = max(done, key=lambda o: o.seconds / o.file_bytes)

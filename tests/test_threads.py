@@ -62,7 +62,7 @@ def test_a_users_wait_policy_is_kept(monkeypatch):
 
 def test_the_fit_uses_its_options_thread_count_not_the_process_setting():
     clip = synthetic_clip(64, 48, frames=2)
-    opts = EncodeOptions(preset="small", device="cpu", fit=FitOptions(epochs=2))
+    opts = EncodeOptions(preset="small", device="cpu", fit=FitOptions(epochs=1))
     assert opts.fit.threads == threads.FIT_THREADS
     before = torch.get_num_threads()
     try:
