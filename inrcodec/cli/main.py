@@ -83,7 +83,7 @@ def cli() -> None:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Seed of the random network.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--batch-size", type=int, default=FitOptions.batch_size, show_default=True, help="Frames per step.")
-@click.option("--threads", type=int, help=f"CPU threads of the fit (default: $INRCODEC_THREADS, else {FIT_THREADS}: "
+@click.option("--threads", metavar="N", help=f"CPU threads of the fit (default: $INRCODEC_THREADS, else {FIT_THREADS}: "
               "the fit's result depends on it, so it never comes from the machine) and of the measuring decode.")
 @click.option("--lr", type=float, default=None,
               help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
@@ -142,7 +142,7 @@ def encode(input, output, size, fps, matrix, colour_range, frames, start, method
 @click.option("--frames", "frame_range", help="Frames a:b to render (b exclusive).")
 @click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="x264 quality for MP4/MKV (lower is better).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--threads", type=int, help="CPU threads (default: $INRCODEC_THREADS, else the CPUs this process may use: "
+@click.option("--threads", metavar="N", help="CPU threads (default: $INRCODEC_THREADS, else the CPUs this process may use: "
               "affinity and cgroup quota).")
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
