@@ -8,11 +8,21 @@ hierarchical supermasks (Choi, Kang, Oh, ICML 2023).
 
 __version__ = "0.1.0"
 
-from .api import decode, encode, info  # noqa: E402
-from .decoder import Decoder  # noqa: E402
-from .encoder import EncodeOptions, encode_clip  # noqa: E402
 from .errors import BitstreamError, InputError, InrcodecError  # noqa: E402
-from .fit.trainer import FitOptions  # noqa: E402
+
+# The rest loads torch: imported on first use, so that the CLI can set OpenMP's wait policy before
+# torch loads (inrcodec/threads.py).
+_LAZY = {"decode": "api", "encode": "api", "info": "api", "Decoder": "decoder", "EncodeOptions": "encoder",
+         "encode_clip": "encoder", "FitOptions": "fit.trainer"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BitstreamError", "Decoder", "EncodeOptions", "FitOptions", "InputError", "InrcodecError",

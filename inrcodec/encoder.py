@@ -34,6 +34,7 @@ from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
 from .model.nerv import build_dense_nerv, build_supermask_nerv
 from .model.rng import GENERATOR
 from .video.clip import Clip
+from .threads import fixed_threads, parse_threads
 
 METHODS = ("slt", "slt-fixed", "supermask", "dense", "sparse")
 
@@ -140,6 +141,7 @@ class EncodeOptions:
             raise InputError("--epochs must be at least 1")
         if self.fit.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        parse_threads(self.fit.threads, "--threads")
         if self.fit.activation_mib is not None and self.fit.activation_mib < 1:
             raise InputError("the activation budget must be at least 1 MiB")
         if self.segment_frames is not None and self.segment_frames < 1:
@@ -319,7 +321,7 @@ def encode_clip(
     done: list[dict] = state["done"] if state else []
     ranges = segment_ranges(len(clip), options.segment_frames)
     progress = FitProgress(ranges, options, on_epoch, on_progress)
-    with ctrl_c_requests_stop() as stop_flag:
+    with ctrl_c_requests_stop() as stop_flag, fixed_threads(options.fit.threads):
         for si in range(len(done), len(ranges)):
             first, count = ranges[si]
             seed = segment_seed(options, si)

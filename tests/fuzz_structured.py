@@ -158,13 +158,22 @@ def _child(names: list[str], cap: int) -> None:
 
     from .fuzz_harness import _render_all
 
+    from inrcodec.bitstream import read_header
+    from inrcodec.bitstream.limits import decode_cost, memory_bound
+    from inrcodec.model.strips import CPU_BUDGET
+
     torch.set_num_threads(1)
     by_name = {c.name: c for c in structured_cases()}
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     for name in names:
         case = by_name[name]
         data = case.data()
         t0 = time.perf_counter()
+        bound = 0
         try:
+            h = read_header(data)
+            bound = memory_bound(decode_cost(h.method, h.network, h.width, h.height), CPU_BUDGET[False],
+                                 2 * h.network.num_weights())
             _render_all(data)
             status, msg = "ok", ""
         except BitstreamError as e:
@@ -174,7 +183,7 @@ def _child(names: list[str], cap: int) -> None:
         seconds = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(json.dumps({"name": name, "status": status, "message": msg, "seconds": seconds,
-                          "bytes": len(data), "peak_rss": peak}), flush=True)
+                          "bytes": len(data), "peak_rss": peak, "baseline": baseline, "bound": bound}), flush=True)
 
 
 @dataclass
@@ -185,6 +194,8 @@ class StructOutcome:
     seconds: float = 0.0
     file_bytes: int = 0
     peak_rss: int = 0  # of the child at the end of the case (its whole run so far)
+    baseline_rss: int = 0  # of the child before its first case (python, torch, inrcodec)
+    bound: int = 0  # limits.memory_bound of the file (0 when refused)
 
     @property
     def failed(self) -> str | None:
@@ -231,5 +242,6 @@ def run_structured(cases: list[StructCase] | None = None, *, one_child_per_case:
                 tail = err.strip().splitlines()[-1:] if err else []
                 out.append(StructOutcome(c, "FAIL", f"child ended (rc {rc}) before finishing the case {tail}"))
                 break  # the rest of the group did not run
-            out.append(StructOutcome(c, r["status"], r["message"], r["seconds"], r["bytes"], r["peak_rss"]))
+            out.append(StructOutcome(c, r["status"], r["message"], r["seconds"], r["bytes"], r["peak_rss"],
+                                     r["baseline"], r["bound"]))
     return out

@@ -51,6 +51,8 @@ DECODE = [
     (["good.slt", "-o", "o.y4m", "--frames", "9:12"], "starts past"),  # 0:99 is clamped, with a warning
     (["good.slt", "-o", "o.mp4", "--crf", "99"], "crf"),
     (["good.slt", "-o", "o.y4m", "--bogus"], "bogus"),
+    (["good.slt", "-o", "o.y4m", "--threads", "0"], "--threads"),
+    (["good.slt", "-o", "o.y4m", "--threads", "1_0"], "--threads"),
 ]
 ENCODE = [
     (["missing.y4m", "-o", "o.slt"], "not found"),
@@ -64,6 +66,7 @@ ENCODE = [
     (["in.y4m", "-o", "o.slt", "--bpp", "-1"], "--bpp"),
     (["in.y4m", "-o", "o.slt", "--preset", "huge"], "preset"),
     (["in.y4m", "-o", "exists.y4m"], "-y"),
+    (["in.y4m", "-o", "o.slt", "--threads", "\u0662"], "--threads"),
     (["in.y4m", "-o", "o.slt", "--preset", "tiny", "--channels", "512", "--min-channels", "512", "--device", "cpu"],
      "multiply-adds per pixel"),
 ]

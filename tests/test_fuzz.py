@@ -163,6 +163,10 @@ def test_structured_extremes_decode_or_are_refused_under_a_memory_cap():
     assert by_name["2x2 frame, 4096^2 grid"].file_bytes == 146
     assert "multiply-adds per pixel (limit" in by_name["128x128, kernel 15, 1165 channels"].message
     assert {o.status for o in outcomes} == {"ok", "rejected"}
+    # the documented memory bound holds: the child's peak stays within its baseline plus the
+    # largest bound of the files it decoded
+    decoded = [o for o in outcomes if o.status == "ok"]
+    assert outcomes[-1].peak_rss <= outcomes[0].baseline_rss + max(o.bound for o in decoded)
 
 
 def test_structured_harness_sees_a_crash_and_a_wrong_outcome():

@@ -10,8 +10,10 @@ quantisation step and the histogram-modelled, ANS-coded quantised weights; for t
 the same plus the ANS-coded zero / non-zero pattern, with only the non-zero values coded.
 
 Reading validates structure and lengths, then the CRC, then every field against the decoder's
-limits, all before allocating anything whose size comes from the file; every failure is a
-one-line BitstreamError.
+limits and what they imply together (the cost limits of limits.py), all before allocating anything
+whose size comes from the file; every failure is a one-line BitstreamError. open_slt validates
+every segment but leaves its entropy decoding to the first read of its layers; read_slt decodes
+all of them.
 """
 
 from __future__ import annotations

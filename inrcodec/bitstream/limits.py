@@ -30,7 +30,13 @@ MAX_FRAME_PIXELS = 1 << 26  # width x height (8192 x 8192; 8K UHD is 7680 x 4320
 MAX_WEIGHT = 65536.0  # |folded weight|: the largest |cumulative scale| or |quantised value x step|
 
 _LIVE_MAPS = 3  # float32 maps a rendering block keeps alive (model/strips.py, _LIVE_MAPS[False])
-FRAME_BYTES_PER_PIXEL = 32  # the frame-sized buffers around a pass (model/nerv.py, inference_batch)
+# Measured peaks of decoding (benchmarks/fuzz.py --structured, docs/results.md): one 7680x4320
+# frame takes 46 bytes per pixel over the process's baseline (the RGB output, the colour
+# conversion's planes, the writer's copy); the weights about 10 per weight (the folded float32
+# weights, the levels, and one layer's signs and generator bits while it is folded), up to 17 for a
+# network of one huge layer.
+FRAME_BYTES_PER_PIXEL = 48
+WEIGHT_BYTES = 18
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class DecodeCost:
     """What decoding needs, from the header alone."""
 
     macs_per_pixel: float  # multiply-adds per output pixel of one frame (stem included)
-    band_bytes: int  # activations of the thinnest band (one output row) of one frame
+    band_bytes: int  # activations of the thinnest band (one output row) of one frame, and the stem's grid
     weights: int  # weights of the network (folded to float32 when decoding)
     frame_pixels: int
 
@@ -72,7 +78,7 @@ def nerv_cost(config: NetworkConfig, width: int, height: int) -> DecodeCost:
     c, k = config.channels, config.kernel
     macs = config.stem_hidden * 2 * config.pe_levels + c[0] * config.grid_h * config.grid_w * config.stem_hidden
     h, w = config.grid_h, config.grid_w
-    band = 0
+    band = 8 * c[0] * h * w  # the stem's output grid, always whole (linear output and its GELU)
     for i, (s, (in_rows, conv_rows)) in enumerate(zip(config.strides, _band_rows(config))):
         macs += c[i + 1] * s * s * c[i] * k * k * h * w
         band += 4 * w * (c[i] * in_rows + _LIVE_MAPS * c[i + 1] * s * s * conv_rows)
@@ -153,7 +159,9 @@ def quant_peak(step: float, lo: int, hi: int) -> float:
 
 
 def memory_bound(cost: DecodeCost, budget: int, level_bytes: int) -> int:
-    """Bytes decoding one segment may hold at its peak: the weights (signs and folded weights,
-    float32), one segment's decoded levels or values, one band's activations within the budget (or
-    the thinnest band if that is larger) and one frame's buffers."""
-    return 8 * cost.weights + level_bytes + max(budget, cost.band_bytes) + FRAME_BYTES_PER_PIXEL * cost.frame_pixels
+    """Bytes decoding one segment may hold at its peak, over the process's own: the weights (folded
+    float32 weights, and a layer's signs while it is folded), one segment's decoded levels or
+    values, one band's activations within the budget (or the thinnest band if that is larger) and
+    one frame's buffers."""
+    return (WEIGHT_BYTES * cost.weights + level_bytes + max(budget, cost.band_bytes)
+            + FRAME_BYTES_PER_PIXEL * cost.frame_pixels)

@@ -12,7 +12,11 @@ import warnings
 
 import click
 
-from .. import api
+from ..threads import FIT_THREADS, decode_threads, prepare_environment, requested_threads, set_threads
+
+prepare_environment()  # before torch loads: OpenMP threads sleep, not spin, while they wait
+
+from .. import api  # noqa: E402
 from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
 from ..bitstream.format import QUANT_METHODS
@@ -135,6 +139,8 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Seed of the random network.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--batch-size", type=int, default=FitOptions.batch_size, show_default=True, help="Frames per step.")
+@click.option("--threads", metavar="N", help=f"CPU threads of the fit (default: $INRCODEC_THREADS, else {FIT_THREADS}: "
+              "the fit's result depends on it, so it never comes from the machine) and of the measuring decode.")
 @click.option("--lr", type=float, default=None,
               help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
                    f"(dense, sparse, default {FitOptions.lr_weights:g}).")
@@ -157,7 +163,7 @@ def _refuse_terminal(output: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
 @click.pass_context
 def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits,
-           prune, finetune, seed, device, batch_size, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
+           prune, finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
            checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     start, frames = encode_span(frames, start)
@@ -169,8 +175,10 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
-        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed, **lrs),
+        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed,
+                                          threads=requested_threads(threads) or FIT_THREADS, **lrs),
     )
+    set_threads(decode_threads(threads))
     with _stdout_may_close(), PhaseProgress(enabled=not quiet) as progress:
         report = api.encode(
             input, output, size=parse_size(size) if size else None, fps=parse_fps(fps) if fps else None,
@@ -192,12 +200,15 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
 @click.option("--frames", "frame_range", help="a:b: frames a to b-1 (clamped to the clip); N: frame N alone.")
 @click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="x264 quality for MP4/MKV (lower is better).")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--threads", metavar="N", help="CPU threads (default: $INRCODEC_THREADS, else the CPUs this process may use: "
+              "affinity and cgroup quota).")
 @click.option("-y", "--overwrite", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures (instead of the summary table).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
-def decode(input, output, fmt, frame_range, crf, device, overwrite, as_json, quiet):
+def decode(input, output, fmt, frame_range, crf, device, threads, overwrite, as_json, quiet):
     """Render a .slt file (or - for stdin) to video or images."""
     _refuse_terminal(output)
+    set_threads(decode_threads(threads))
     if _given(click.get_current_context(), "crf") and (fmt or (guess_format(output) if output != "-" else None)) \
             not in ("mp4", "mkv"):
         warn("--crf has no effect: it sets x264's quality for MP4 and MKV output only")

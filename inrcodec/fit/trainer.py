@@ -25,6 +25,7 @@ from ..model.nerv import NeRV, inference_batch, dense_layers, frame_positions, s
 from ..model.strips import activation_budget, mse_backward, render
 from ..video.clip import VideoInfo
 from ..video.colour import yuv420_to_rgb
+from ..threads import FIT_THREADS
 
 
 @dataclass
@@ -42,6 +43,7 @@ class FitOptions:
     activation_mib: int | None = None  # activations per pass (row strips beyond it); None: by device
     amp: bool = False  # fitting steps' forward in bfloat16 autocast (evaluations stay float32)
     seed: int = 0
+    threads: int = FIT_THREADS  # CPU threads of the fit: results depend on it (inrcodec/threads.py)
 
 
 @dataclass

@@ -134,10 +134,12 @@ def build_decoder_nerv(
     """The network as the decoder sees it: signs from the seed, folded with the decoded levels and
     scales into plain dense weights once."""
     weights = []
-    for signs, (_, shape), lv, sc in zip(layer_signs(config, seed, device), config.layer_shapes(), levels, scales):
+    for i, ((_, shape), lv, sc) in enumerate(zip(config.layer_shapes(), levels, scales)):
+        signs = torch.from_numpy(random_signs(seed, i, shape)).to(device)  # one layer's signs at a time
         level = torch.from_numpy(np.ascontiguousarray(lv, dtype=np.uint8)).to(device).reshape(shape)
         scale = torch.from_numpy(np.ascontiguousarray(sc, dtype=np.float32)).to(device)
         weights.append(FixedWeight(fold_weight(signs, level, scale)))
+        del signs
     return NeRV(config, width, height, weights)
 
 

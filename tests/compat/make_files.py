@@ -39,7 +39,7 @@ def main() -> None:
 
     out = Path(__file__).resolve().parent / f"v{VERSION}"
     out.mkdir(exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "INRCODEC_THREADS": "1"}
     manifest = {"version": VERSION, "source": str(CLIP.relative_to(ROOT)), "files": {}}
     frames = {}
     for name, args in FILES.items():
