@@ -93,7 +93,7 @@ def input_bits_per_pixel(path: str, clip_frames: int, whole: bool) -> float | No
 
 
 def _measured(frames: Iterator[np.ndarray], total: int, tell: Throttle) -> Iterator[np.ndarray]:
-    """Pass rendered batches through, reporting frames done under `phase`."""
+    """Pass rendered batches through, reporting the frames measured so far ("measure" events)."""
     done = 0
     tell("measure", 0, total)
     for batch in frames:

@@ -226,10 +226,9 @@ class VideoWriter:
         self._atomic: AtomicFile | None = None
         self._closed = False
         if fmt == "png":  # a sequence of files, each written atomically by the sink
-            output_paths(dest, fmt, 1 if frames is None else frames)
             from .png import PngSink
 
-            self._sink = PngSink(dest, info, 1 if frames is None else frames)
+            self._sink = PngSink(output_paths(dest, fmt, 1 if frames is None else frames), info)
             return
         if dest == "-":
             fobj = stdout if stdout is not None else sys.stdout.buffer

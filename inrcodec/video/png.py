@@ -36,11 +36,11 @@ def sequence_paths(pattern: str, count: int) -> list[str]:
 
 
 class PngSink:
-    """Writes each frame it receives to the next name of the sequence."""
+    """Writes each frame it receives to the next of `paths` (sequence_paths' names)."""
 
-    def __init__(self, pattern: str, info: VideoInfo, count: int) -> None:
+    def __init__(self, paths: list[str], info: VideoInfo) -> None:
         self.info = info
-        self.paths = sequence_paths(pattern, count)
+        self.paths = paths
         self.index = 0
 
     def write(self, frames: np.ndarray) -> None:
