@@ -46,7 +46,7 @@ def main() -> None:
     device = resolve_device(args.device)
     clip = read_video(args.input, frames=args.frames)
     info = clip.info
-    sparsity = EncodeOptions(sparsity=tuple(float(v) for v in args.sparsity.split(","))).resolved_sparsity()
+    sparsity = EncodeOptions(sparsity=tuple(float(v) for v in args.sparsity.split(","))).method_config().sparsity
     cfg = plan_network(info.width, info.height, args.preset)
     net = build_supermask_nerv(cfg, info.width, info.height, args.seed, sparsity, device, learn_scales=not args.fixed_scales)
     opts = FitOptions(epochs=args.epochs, batch_size=args.batch, lr_scores=args.lr, lr_scales=args.lr_scales,

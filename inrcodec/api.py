@@ -22,18 +22,20 @@ from fractions import Fraction
 import numpy as np
 
 from .atomic import atomic_output
-from .bitstream import VERSION, Header, read_slt
+from .bitstream import Header, read_slt
 from .bitstream.format import LazySegment, open_slt
 from .bitstream.stream import read_slt_bytes
 from .decoder import Decoder, parse_frame_range
-from .encoder import CheckpointOptions, EncodeOptions, encode_clip, resolve_device
+from .devices import resolve_device
+from .encoder import CheckpointOptions, EncodeOptions, encode_clip
+from .fit.checkpoint import peek_fingerprint
 from .errors import InputError
 from .fit.trainer import EpochReport
 from .metrics.video import compare
 from .progress import ProgressCallback, Throttle, quiet_warnings, warn
-from .rate import DEFAULT_BPP, widths_for_bpp
+from .rate import DEFAULT_BPP, checkpoint_widths, encode_at_bpp
 from .model.config import NetworkConfig
-from .video.io import RAW_EXTS, guess_format, open_writer, output_paths, read_video
+from .video.io import RAW_EXTS, STREAM_FORMATS, guess_format, open_writer, output_paths, read_video
 from .video.raw import write_all
 from .video.y4m import MAGIC as Y4M_MAGIC
 
@@ -166,12 +168,18 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
     tell("read", len(clip), len(clip), force=True)
     if frames is not None and len(clip) < frames:
         warn(f"only {len(clip)} frames from frame {start} (asked for {frames}); encoding those")
-    if target is not None:  # rate control: the preset's widths scaled to land near the target
-        options = replace(options, **widths_for_bpp(clip, options, target))
     t0 = time.perf_counter()
-    plan = CheckpointOptions(ckpt, resume, checkpoint_minutes) if ckpt is not None else None
-    data = encode_clip(clip, options, on_epoch, checkpoint=plan,
-                       on_progress=lambda done, total, status: tell("fit", done, total, status))
+
+    def encode_with(trial: EncodeOptions, trial_no: int = 0) -> bytes:
+        plan = CheckpointOptions(ckpt, resume and trial_no == 0, checkpoint_minutes) if ckpt is not None else None
+        return encode_clip(clip, trial, on_epoch, checkpoint=plan,
+                           on_progress=lambda done, total, status: tell("fit", done, total, status))
+
+    if target is not None:  # rate control (rate.py): the preset's widths scaled to land near the target
+        resumed = checkpoint_widths(peek_fingerprint(ckpt)) if resume and ckpt is not None else None
+        data, options, _ = encode_at_bpp(clip, options, target, encode_with, start=resumed)
+    else:
+        data = encode_with(options)
     fit_seconds = time.perf_counter() - t0
     if output == "-":
         write_all(stdout or sys.stdout.buffer, data)
@@ -226,7 +234,7 @@ def decode(
     with quiet_warnings(quiet):
         fmt = format or (guess_format(output) if output != "-" else None)
         if fmt is None:
-            raise InputError("writing to stdout needs --format (mp4, mkv, yuv or y4m)")
+            raise InputError(f"writing to stdout needs --format ({', '.join(STREAM_FORMATS[:-1])} or {STREAM_FORMATS[-1]})")
         dev = resolve_device(device)
         data, header, segments, _ = load_slt(input, stdin)
         selected = parse_frame_range(frames, header.frames)
@@ -260,7 +268,7 @@ def decode(
 def info(input: str, stdin=None) -> dict:
     data, header, segments, sections = load_slt(input, stdin)
     return {
-        "version": VERSION,
+        "version": header.version,  # the file's format version
         "method": header.method,
         "width": header.width,
         "height": header.height,

@@ -1,6 +1,6 @@
-"""Decoding a parsed .slt: regenerate each segment's weights from its seed, fold levels and scales
-into dense weights once (the dense and sparse baselines: dequantise the stored weights), and render
-frames by index (the network is a function of the frame index, so a range touches no other frame)."""
+"""Decoding a parsed .slt: each segment's network rebuilt once by the file's method (the supermask
+methods regenerate the weights from the seed and fold levels and scales into them; the trained
+ones dequantise their stored weights), and frames rendered by index (the network is a function of the frame index, so a range touches no other frame)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import numpy as np
 import torch
 
 from .allocator import tune_allocator
+from . import methods
 from .bitstream import Header, Segment
-from .bitstream.format import QUANT_METHODS
-from .bitstream.limits import decode_cost
-from .entropy.values import dequantize
 from .frame_range import decode_range
-from .model.nerv import build_decoder_nerv, build_weight_nerv, frame_positions, inference_batch
+from .model.nerv import frame_positions, inference_batch
 from .model.strips import activation_budget, render
 from .video.clip import VideoInfo
 from .video.colour import rgb_to_yuv420
@@ -38,6 +36,7 @@ class Decoder:
             width=header.width, height=header.height, fps=header.fps,
             matrix=header.matrix, full_range=header.full_range,
         )
+        self.method = methods.get(header.method)
         self._nets: dict[int, torch.nn.Module] = {}
         tune_allocator()
 
@@ -46,16 +45,7 @@ class Decoder:
             self._nets.clear()  # one segment's network at a time: drop the last before building the next
             seg = self.segments[si]
             layers = seg.layers  # a lazily read segment decodes its levels here, once
-            if self.header.method in QUANT_METHODS:
-                weights = [dequantize(layer.values, layer.step) for layer in layers]
-                self._nets = {si: build_weight_nerv(
-                    self.header.network, self.header.width, self.header.height, weights, self.device,
-                ).eval()}
-                return self._nets[si]
-            self._nets = {si: build_decoder_nerv(
-                self.header.network, self.header.width, self.header.height, seg.seed,
-                [layer.levels for layer in layers], [layer.scales for layer in layers], self.device,
-            ).eval()}
+            self._nets = {si: self.method.decoder_network(self.header, seg.seed, layers, self.device).eval()}
         return self._nets[si]
 
     @torch.inference_mode()
@@ -63,7 +53,7 @@ class Decoder:
         """RGB float batches (B, 3, H, W) for the given frame indices, in order."""
         budget = activation_budget(self.device, training=False)
         h = self.header
-        band = decode_cost(h.method, h.network, h.width, h.height).band_bytes
+        band = self.method.decode_cost(h.network, h.width, h.height).band_bytes
         # frames per pass: within the frame buffers' budget, and one frame when a band of several
         # frames would not fit the activation budget (the band's memory grows with the batch)
         batch = max(1, min(batch or inference_batch(h.width, h.height), budget // max(1, band)))

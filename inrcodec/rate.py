@@ -1,39 +1,31 @@
-"""Rate planning: network widths for a target bits per pixel.
+"""Rate control, for every entry point (encode --bpp, the default rate, bench): network widths for a
+target bits per pixel, and the correction loop that re-encodes when the file misses.
 
-A supermask method's file size is known before fitting: its levels cost the entropy of the level
-distribution the sparsities imply, and everything else (header, scales, counts) is fixed by the
-network's shape. The trained methods' bits per weight depend on the trained weights, so for them
-this is a first guess (`inrcodec bench` corrects it by re-encoding). Widths are the preset's,
-scaled on a fine grid, so that the network has the weight count the target asks for.
+Each method supplies its size estimate (Method.size_estimate): exact for the supermask methods
+(their levels cost the entropy the sparsities imply, everything else is fixed by the network's
+shape), a first guess for the trained methods, whose bits per weight depend on the trained weights.
+The widths are the preset's, scaled on a fine grid, so that the network has the weight count the
+target asks for; after an encode that misses by more than TOLERANCE, the measured bits per weight
+and fixed bytes replace the estimate and the widths are chosen again.
 """
 
 from __future__ import annotations
 
+import ast
 import math
+import time
+from collections.abc import Callable
+from dataclasses import replace
 
-import numpy as np
-
-from .bitstream import Header, LayerPayload, Segment, write_slt
-from .bitstream.format import QUANT_METHODS
-from .encoder import EncodeOptions
+from .methods.supermask import level_entropy_bits  # noqa: F401  (part of the rate API)
 from .model.config import PRESETS, plan_network
 from .video.clip import Clip
-
-# First guesses of coded bits per weight for the trained methods (8-bit quantisation, entropy
-# coded); replaced by the measured figure after each method's first real encode.
-GUESS_BITS = {"dense": 6.0, "sparse": 4.5}  # keyed by QUANT_METHODS
-GUESS_OVERHEAD = 1100  # bytes per layer of a trained method's value histogram (first guess)
 
 # The rate of an encode that names no rate, preset or width, as CRF 23 is x264's: x264's CRF 23
 # lands at 0.07-0.25 bpp on our clips, and our fits gain little past 0.2 (docs/results.md).
 DEFAULT_BPP = 0.2
-
-
-def level_entropy_bits(sparsity: tuple[float, ...]) -> float:
-    """Bits per weight of the levels a supermask method codes: H(P(level = j))."""
-    density = [1.0] + [1.0 - s for s in sparsity] + [0.0]
-    probs = [density[j] - density[j + 1] for j in range(len(sparsity) + 1)]
-    return -sum(p * math.log2(p) for p in probs if p > 0)
+TOLERANCE = 0.05  # a file within 5 % of its target is on target
+MAX_TRIES = 3  # encodes of a method whose estimate is a guess
 
 
 def candidate_widths(preset: str) -> list[dict]:
@@ -62,27 +54,22 @@ def widths_for_weights(width: int, height: int, preset: str, target_weights: flo
     return best
 
 
-def supermask_overhead_bytes(clip: Clip, opts: EncodeOptions) -> int:
-    """Exact bytes of a supermask-method file besides its coded level words (header, segment
-    table, scales, counts, word counts, CRC): the size of a file whose levels are all zero."""
-    cfg = opts.network(clip.info.width, clip.info.height)
-    k = len(opts.resolved_sparsity())
-    header = Header(width=clip.info.width, height=clip.info.height, frames=len(clip), fps=clip.info.fps,
-                    method=opts.method, sparsity=opts.resolved_sparsity(), network=cfg)
-    layers = [LayerPayload(np.ones(k, np.float32), np.zeros(math.prod(shape), np.uint8)) for _, shape in cfg.layer_shapes()]
-    return len(write_slt(header, [Segment(0, len(clip), 0, layers)]))
+def first_estimate(clip: Clip, opts) -> tuple[float, float]:
+    """(bits per weight, bytes besides the weights) of a file of these options, from the method."""
+    return opts.method_impl.size_estimate(clip.info.width, clip.info.height, len(clip), opts, opts.method_config())
 
 
-def first_estimate(clip: Clip, opts: EncodeOptions) -> tuple[float, float]:
-    """(bits per weight, bytes besides the weights) of a file of this method: exact for the
-    supermask methods (up to each layer's last coded word), a guess for dense and sparse."""
-    layers = len(opts.network(clip.info.width, clip.info.height).layer_shapes())
-    if opts.method in QUANT_METHODS:
-        return GUESS_BITS[opts.method], 100 + GUESS_OVERHEAD * layers
-    return level_entropy_bits(opts.resolved_sparsity()), supermask_overhead_bytes(clip, opts) + 2 * layers
+def measured_estimate(data: bytes, opts, width: int, height: int) -> tuple[float, float]:
+    """(bits per weight, bytes besides the weights) measured on an encoded file: the method's
+    weight sections of its size breakdown against everything else."""
+    from .bitstream.format import open_slt
+
+    _, _, sections = open_slt(data)
+    payload = sum(v for k, v in sections.items() if k.startswith(opts.method_impl.rate_sections))
+    return max(0.05, 8 * payload / opts.network(width, height).num_weights()), len(data) - payload
 
 
-def widths_for_bpp(clip: Clip, opts: EncodeOptions, bpp: float, bits_per_weight: float | None = None,
+def widths_for_bpp(clip: Clip, opts, bpp: float, bits_per_weight: float | None = None,
                    overhead: float | None = None) -> dict:
     """Width overrides (stem_hidden, c0, c_min) putting the file near `bpp` for this clip."""
     if bits_per_weight is None or overhead is None:
@@ -90,3 +77,43 @@ def widths_for_bpp(clip: Clip, opts: EncodeOptions, bpp: float, bits_per_weight:
     target_bytes = bpp * clip.info.width * clip.info.height * len(clip) / 8
     weights = max(8 * (target_bytes - overhead), 64.0) / bits_per_weight
     return widths_for_weights(clip.info.width, clip.info.height, opts.preset_name, weights)
+
+
+def encode_at_bpp(clip: Clip, opts, bpp: float, encode: Callable[[object, int], bytes],
+                  max_tries: int | None = None, start: dict | None = None) -> tuple[bytes, object, float]:
+    """Encode (`encode(options, trial)`) with widths chosen to land within TOLERANCE of `bpp`;
+    returns (data, options, seconds of the kept encode). A method with an exact estimate is encoded
+    once unless `max_tries` says otherwise; the others up to MAX_TRIES times, each time with the
+    bits per weight and fixed bytes measured on the previous file. `start` gives the first trial's
+    widths (a resumed encode continues with the widths its checkpoint was made with)."""
+    if max_tries is None:
+        max_tries = 1 if opts.method_impl.exact_rate else MAX_TRIES
+    info = clip.info
+    pixels = info.width * info.height * len(clip)
+    bits_per_weight, overhead = first_estimate(clip, opts)
+    best = None
+    for trial_no in range(max_tries):
+        widths = start if trial_no == 0 and start else widths_for_bpp(clip, opts, bpp, bits_per_weight, overhead)
+        trial = replace(opts, **widths)
+        t0 = time.perf_counter()
+        data = encode(trial, trial_no)
+        seconds = time.perf_counter() - t0
+        real = 8 * len(data) / pixels
+        if best is None or abs(real / bpp - 1) < abs(best[2] / bpp - 1):
+            best = (data, trial, real, seconds)
+        if abs(real / bpp - 1) <= TOLERANCE:
+            break
+        bits_per_weight, overhead = measured_estimate(data, trial, info.width, info.height)
+    assert best is not None
+    return best[0], best[1], best[3]
+
+
+def checkpoint_widths(fingerprint: dict) -> dict | None:
+    """The widths a checkpoint's encode was made with (None when it chose none)."""
+    try:
+        widths = ast.literal_eval(fingerprint.get("widths", "None"))
+    except (ValueError, SyntaxError):
+        return None
+    if not (isinstance(widths, tuple) and len(widths) == 3 and all(isinstance(w, int) for w in widths)):
+        return None
+    return dict(zip(("stem_hidden", "c0", "c_min"), widths))

@@ -53,7 +53,7 @@ def crafted_file(width: int, height: int, net: NetworkConfig, *, method: str = "
         else:
             payload += struct.pack(f"<{k}f", *([scale] * k)) + struct.pack(f"<{k + 1}I", *([0] * k + [n]))
             payload += struct.pack("<I", 0)
-    body = bytearray(fmt._header_bytes(h)) + struct.pack("<H", segments)
+    body = bytearray(fmt.header_bytes(h)) + struct.pack("<H", segments)
     per = frames // segments
     for s in range(segments):
         count = per if s < segments - 1 else frames - per * (segments - 1)

@@ -20,7 +20,8 @@ from inrcodec.bitstream import format as fmt
 from inrcodec.bitstream.format import QuantLayer
 from inrcodec.cli.main import main as cli_main
 from inrcodec.decoder import Decoder
-from inrcodec.encoder import CheckpointOptions, EncodeOptions, encode_clip, global_prune_masks
+from inrcodec.encoder import CheckpointOptions, EncodeOptions, encode_clip
+from inrcodec.methods.trained import epoch_split, global_prune_masks
 from inrcodec.entropy.values import decode_values, dequantize, encode_values, qmax, quantize, value_histogram
 from inrcodec.errors import BitstreamError, InputError
 from inrcodec.fit.checkpoint import Interrupted
@@ -195,9 +196,12 @@ def test_options_and_determinism(clip):
     with pytest.raises(InputError, match="finetune"):
         options("sparse", finetune=1.0).validate()
     options("dense", levels=3, sparsity=(0.9, 0.1)).validate()  # ignored by the baselines
-    assert options("sparse", epochs=10).epoch_split() == (8, 2)
-    assert options("sparse", epochs=1).epoch_split() == (1, 0)
-    assert options("dense", epochs=10).epoch_split() == (10, 0)
+    def split(method, epochs):
+        return epoch_split(epochs, options(method, epochs=epochs).method_config().finetune)
+
+    assert split("sparse", 10) == (8, 2)
+    assert split("sparse", 1) == (1, 0)
+    assert split("dense", 10) == (10, 0)
     assert FitOptions().lr_weights > 0
     a = encode_clip(clip, options("dense", epochs=1, quant_bits=5))
     assert a == encode_clip(clip, options("dense", epochs=1, quant_bits=5))
@@ -215,7 +219,7 @@ def test_dense_fitting_improves_quality(clip):
     assert result.psnr == max(r.psnr for r in fitter.history if r.psnr is not None)
     assert result.levels == [] and [w.shape for w in result.weights] == [s for _, s in NET.layer_shapes()]
     state = fitter.state_dict()  # a dense fitter's checkpoint: plain tensors, masks none
-    assert state["masks"] == [] and state["best_scales"] == []
+    assert state["masks"] == [] and set(state["best"]) == {"weights"}
 
 
 def test_fitter_masks_only_for_dense_networks(clip):
@@ -273,7 +277,7 @@ def _with_crc(body: bytes) -> bytes:
 
 
 def _payload_start(data: bytes) -> int:
-    return fmt._parse(data)[2]
+    return fmt.parse(data)[2]
 
 
 @pytest.mark.parametrize("method", ["dense", "sparse"])

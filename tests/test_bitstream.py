@@ -322,7 +322,7 @@ def test_invalid_fields_with_valid_crc(offset, fmt_, value, pattern):
 def _big_header_file(**net_kw):
     """A structurally valid file whose header describes an absurd video, with a valid CRC."""
     h = base_header(frames=5)
-    body = bytearray(fmt._header_bytes(replace(h, network=replace(NET, **net_kw)) if net_kw else h))
+    body = bytearray(fmt.header_bytes(replace(h, network=replace(NET, **net_kw)) if net_kw else h))
     return h, body
 
 
@@ -358,7 +358,7 @@ def test_too_many_levels_in_file_rejected():
     # A legal network (stem1 = 682 * 48 * 2048, just under 2^26 weights) over 20 one-frame segments.
     n_seg = 20
     h = base_header(frames=n_seg)
-    body = bytearray(fmt._header_bytes(replace(h, network=replace(NET, stem_hidden=2048, channels=(682, 4)))))
+    body = bytearray(fmt.header_bytes(replace(h, network=replace(NET, stem_hidden=2048, channels=(682, 4)))))
     body += struct.pack("<H", n_seg)
     for i in range(n_seg):
         body += struct.pack("<IIQI", i, 1, 1, 0)

@@ -107,12 +107,12 @@ def test_frame_range_parsing():
 
 
 def test_levels_and_sparsity_options():
-    assert EncodeOptions(levels=3).resolved_sparsity() == pytest.approx((0.5, 0.8, 0.92))
-    assert len(EncodeOptions(levels=5).resolved_sparsity()) == 5
-    assert EncodeOptions(sparsity=(0.6,)).resolved_sparsity() == pytest.approx((0.6,))
+    assert EncodeOptions(levels=3).method_config().sparsity == pytest.approx((0.5, 0.8, 0.92))
+    assert len(EncodeOptions(levels=5).method_config().sparsity) == 5
+    assert EncodeOptions(sparsity=(0.6,)).method_config().sparsity == pytest.approx((0.6,))
     for bad in (dict(levels=2, sparsity=(0.5, 0.7, 0.9)), dict(sparsity=(0.8, 0.5)), dict(levels=0), dict(sparsity=(1.2,))):
         with pytest.raises(InputError):
-            EncodeOptions(**bad).resolved_sparsity()
+            EncodeOptions(**bad).method_config().sparsity
 
 
 def test_one_level_and_five_levels_round_trip(tmp_path):

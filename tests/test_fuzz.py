@@ -101,7 +101,7 @@ def _crafted(stem_hidden, c0, big_counts, words):
         counts, w = (big_counts(n), words) if name == "stem1" else ((n, 0, 0, 0), [])
         payload += struct.pack("<3f", 1, 1, 1) + struct.pack("<4I", *counts)
         payload += struct.pack("<I", len(w)) + struct.pack(f"<{len(w)}I", *w)
-    body = bytearray(fmt._header_bytes(h)) + struct.pack("<H", 1) + struct.pack("<IIQI", 0, 1, 1, len(payload))
+    body = bytearray(fmt.header_bytes(h)) + struct.pack("<H", 1) + struct.pack("<IIQI", 0, 1, 1, len(payload))
     body += payload
     return bytes(body) + struct.pack("<I", zlib.crc32(bytes(body))), net
 

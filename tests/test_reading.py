@@ -67,7 +67,7 @@ def test_stream_shorter_or_longer_than_its_header(three_segments):
 
 
 def test_huge_declared_payloads_are_refused_before_reading_them(three_segments):
-    header_len = len(fmt._header_bytes(read_slt(three_segments)[0]))
+    header_len = len(fmt.header_bytes(read_slt(three_segments)[0]))
     b = bytearray(three_segments)
     for s in range(3):  # three 4 GiB payloads: 12 GiB described by 200 bytes
         struct.pack_into("<I", b, header_len + 2 + 20 * s + 16, 2**32 - 1)
@@ -77,13 +77,15 @@ def test_huge_declared_payloads_are_refused_before_reading_them(three_segments):
 
 def _count_decodes(monkeypatch):
     calls = []
-    real = fmt.decode_levels
+    from inrcodec.methods import supermask
+
+    real = supermask.decode_levels
 
     def counting(*a, **kw):
         calls.append(kw.get("what"))
         return real(*a, **kw)
 
-    monkeypatch.setattr(fmt, "decode_levels", counting)
+    monkeypatch.setattr(supermask, "decode_levels", counting)
     return calls
 
 

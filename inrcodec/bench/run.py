@@ -1,13 +1,10 @@
 """`inrcodec bench`: every neural method and the standard codecs on the same frames at matched bpp,
 all measured the same way from decoded output.
 
-Matching the rate: each neural method's widths (stem, first and narrowest feature widths, scaled by
-one factor from the preset) are chosen so that its estimated file size hits the target bpp. The
-supermask methods' size is known in advance (the entropy of the level distribution their
-sparsities imply); the trained methods' bits per weight depend on the trained weights, so they
-start from a guess and are re-encoded with the width corrected by the measured bits per weight
-while the real bpp is more than 5 % off (at most `max_tries` encodes). Reported bpp is always the
-real file size.
+Matching the rate is rate.py's (the same loop as encode --bpp): each neural method's widths are
+chosen so that its estimated file size hits the target bpp, and re-encoded with the measured bits
+per weight while the real bpp is more than 5 % off (at most `max_tries` encodes, for every method
+here). Reported bpp is always the real file size.
 """
 
 from __future__ import annotations
@@ -20,59 +17,34 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import methods, rate
 from ..api import bits_per_pixel
 from ..bitstream import read_slt
 from ..decoder import Decoder
-from ..encoder import EncodeOptions, encode_clip, resolve_device
+from ..devices import resolve_device
+from ..encoder import EncodeOptions, encode_clip
 from ..metrics.video import compare
-from ..rate import first_estimate, widths_for_bpp
 from ..video.clip import Clip
 from .standard import CODECS, encode_standard
 
-NEURAL_METHODS = ("slt", "slt-fixed", "supermask", "dense", "sparse")
+NEURAL_METHODS = methods.names()
 STANDARD_CODECS = tuple(c for c in ("x264", "x265", "svtav1") if c in CODECS)
-TOLERANCE = 0.05
+TOLERANCE = rate.TOLERANCE
 LADDER_STEP = 4.0  # CRF step of the standard codecs' extra rows (x264: about 0.6x the rate per step)
-# Each method's own tuning (docs/results.md, "Tuning each method"): 16 frames of tree.avi, 20 epochs,
-# learning rates 0.05 / 0.1 / 0.2 for the scores and fixed gains 0.7 / 1 / sqrt(3) (Okoshi et al.'s
-# sigma, which saturates); dense and sparse use FitOptions.lr_weights (tuned separately).
-TUNED = {"slt": {"lr_scores": 0.1}, "slt-fixed": {"lr_scores": 0.1}, "supermask": {"lr_scores": 0.2}}
-TUNED_OPTIONS = {"slt-fixed": {"fixed_gain": 0.7}}
 
 
 def method_options(base: EncodeOptions, method: str) -> EncodeOptions:
-    """The method's own tuned settings on top of the shared ones (epochs, batch, device, preset)."""
-    opts = replace(base, method=method, levels=None, sparsity=None, **TUNED_OPTIONS.get(method, {}))
-    if method == "supermask":
-        opts = replace(opts, sparsity=(0.5,))
-    return replace(opts, fit=replace(opts.fit, **TUNED.get(method, {})))
+    """The method's own tuned settings (Method.tuned_fit / tuned_options) on top of the shared ones
+    (epochs, batch, device, preset)."""
+    m = methods.get(method)
+    opts = replace(base, method=method, levels=None, sparsity=None, **m.tuned_options)
+    return replace(opts, fit=replace(opts.fit, **m.tuned_fit))
 
 
-def encode_at_bpp(clip: Clip, opts: EncodeOptions, bpp: float, max_tries: int = 3) -> tuple[bytes, EncodeOptions, float]:
-    """Encode with widths chosen to land within TOLERANCE of `bpp`; returns (data, options,
-    encode seconds of the kept encode). Supermask methods: the size is predicted exactly up to
-    the coder's last word per layer. Trained methods: bits per weight and the fixed part are taken
-    from the previous encode's size breakdown and the widths corrected."""
-    info = clip.info
-    pixels = info.width * info.height * len(clip)
-    bits_per_weight, overhead = first_estimate(clip, opts)
-    best = None
-    for _ in range(max_tries):
-        trial = replace(opts, **widths_for_bpp(clip, opts, bpp, bits_per_weight, overhead))
-        t0 = time.perf_counter()
-        data = encode_clip(clip, trial)
-        seconds = time.perf_counter() - t0
-        real = 8 * len(data) / pixels
-        if best is None or abs(real / bpp - 1) < abs(best[2] / bpp - 1):
-            best = (data, trial, real, seconds)
-        if abs(real / bpp - 1) <= TOLERANCE:
-            break
-        _, _, sections = read_slt(data)
-        payload = sum(v for k, v in sections.items() if k.startswith(("masks/", "values/")))
-        bits_per_weight = max(0.05, 8 * payload / trial.network(info.width, info.height).num_weights())
-        overhead = len(data) - payload
-    assert best is not None
-    return best[0], best[1], best[3]
+def encode_at_bpp(clip: Clip, opts: EncodeOptions, bpp: float, max_tries: int = rate.MAX_TRIES) -> tuple[bytes, EncodeOptions, float]:
+    """Encode with widths chosen to land within TOLERANCE of `bpp` (rate.encode_at_bpp, up to
+    `max_tries` encodes for every method); returns (data, options, encode seconds of the kept one)."""
+    return rate.encode_at_bpp(clip, opts, bpp, lambda trial, _: encode_clip(clip, trial), max_tries=max_tries)
 
 
 def decode_all(data: bytes, device) -> tuple[list[np.ndarray], float]:

@@ -1,15 +1,17 @@
-"""The .slt bitstream (format version 1): see format.py and docs/bitstream.md."""
+"""The .slt bitstream: fields.py declares the header and the segment table, header.py validates,
+v1.py is the version-1 layout, format.py writes the current version and reads every known one;
+docs/bitstream.md is the prose."""
 
 from .format import (
     GENERATORS,
     MATRICES,
-    METHODS,
     PIX_FMTS,
-    SUPPORTED_METHODS,
+    READERS,
     VERSION,
     Header,
-    LayerPayload,
     Segment,
+    assemble,
+    payload_bytes,
     read_header,
     read_slt,
     to_float32,
@@ -17,19 +19,13 @@ from .format import (
     write_slt,
 )
 
-__all__ = [
-    "GENERATORS",
-    "MATRICES",
-    "METHODS",
-    "PIX_FMTS",
-    "SUPPORTED_METHODS",
-    "VERSION",
-    "Header",
-    "LayerPayload",
-    "Segment",
-    "read_header",
-    "read_slt",
-    "to_float32",
-    "validate_header",
-    "write_slt",
-]
+
+def __getattr__(name: str):
+    """Names that moved to inrcodec.methods (METHODS, LayerPayload, ...), still importable from here."""
+    from . import format
+
+    return getattr(format, name)
+
+
+__all__ = ["GENERATORS", "MATRICES", "PIX_FMTS", "READERS", "VERSION", "Header", "Segment", "assemble",
+           "payload_bytes", "read_header", "read_slt", "to_float32", "validate_header", "write_slt"]

@@ -9,8 +9,8 @@ pixels, and the magnitude of the folded weights. They bound disproportion (work 
 output pixel), not honest size: every file the encoder writes at every preset and method up to 8K
 frames passes with room to spare (tests/test_limits.py checks it).
 
-Each method supplies its cost function (``COST_MODELS``); a method with other sections or another
-network registers its own, so the same limits cover it.
+Each method supplies its cost function (``Method.decode_cost``, for today's methods ``nerv_cost``);
+a method with other sections or another network supplies its own, so the same limits cover it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,26 @@ import numpy as np
 from ..errors import BitstreamError
 from ..model.config import NetworkConfig
 
+# Per-field limits of the header (docs/bitstream.md, "Limits"); fields.py declares which field
+# each bounds.
+MIN_DIM = 2
+MAX_DIM = 16384  # width and height: even, MIN_DIM..MAX_DIM
+MAX_FRAMES = 10_000_000
+MAX_K = 8  # number of non-zero mask levels (len(sparsity))
+MAX_SEGMENTS = 65535
+MAX_LAYER_WEIGHTS = 2**26  # weights of one masked layer (NeRV-L's largest layer has ~6 M)
+MAX_TOTAL_WEIGHTS = 2**27  # weights of the whole network: at most 512 MiB of float32 when decoding
+MAX_FILE_WEIGHTS = 2**30  # network weights x number of segments (levels held by a decoded file)
+MAX_PE_LEVELS = 256
+MAX_PE_BASE = 64.0  # pe_base must be finite and in (0, MAX_PE_BASE]
+MAX_WIDTH = 65536  # stem_hidden and every channels entry: 1..MAX_WIDTH
+MAX_GRID = 4096  # grid_h, grid_w: 1..MAX_GRID
+MAX_KERNEL = 15  # kernel: odd, 1..MAX_KERNEL
+MAX_BLOCKS = 16  # n_blocks: 0..MAX_BLOCKS
+MAX_STRIDE = 8  # each stride: 1..MAX_STRIDE
+MAX_OUT_DIM = 2 * MAX_DIM  # out_h, out_w (network output before cropping)
+
+# Cost limits: what the fields imply together.
 MAX_MACS_PER_PIXEL = 1 << 21  # multiply-adds per output pixel (the large preset needs ~13 k)
 MAX_BAND_BYTES = 512 << 20  # activation bytes of a one-output-row band of one frame
 MAX_FRAME_PIXELS = 1 << 26  # width x height (8192 x 8192; 8K UHD is 7680 x 4320 = 2^25 x 0.99)
@@ -108,19 +128,10 @@ def _banded_macs(config: NetworkConfig, height: int) -> int:
     return early + macs + 3 * c[-1] * height * shapes[-1][2]
 
 
-# method -> cost of decoding a file of that method (network, width, height)
-COST_MODELS: dict[str, Callable[[NetworkConfig, int, int], DecodeCost]] = {
-    m: nerv_cost for m in ("slt", "slt-fixed", "supermask", "dense", "sparse")
-}
-
-
-def decode_cost(method: str, config: NetworkConfig, width: int, height: int) -> DecodeCost:
-    return COST_MODELS[method](config, width, height)
-
-
-def check_cost(method: str, config: NetworkConfig, width: int, height: int) -> DecodeCost:
+def check_cost(cost_model: Callable[[NetworkConfig, int, int], DecodeCost], config: NetworkConfig, width: int,
+               height: int) -> DecodeCost:
     """Refuse (BitstreamError, one line naming the limit and the excess) a header whose decoding
-    would be out of proportion to its output; returns the cost."""
+    would be out of proportion to its output; returns the cost (`cost_model` is the method's)."""
     if width * height > MAX_FRAME_PIXELS:
         raise BitstreamError(
             f"frame of {width}x{height} = {_count(width * height)} pixels exceeds the limit of "
@@ -131,7 +142,7 @@ def check_cost(method: str, config: NetworkConfig, width: int, height: int) -> D
             raise BitstreamError(
                 f"network output {config.out_w}x{config.out_h} exceeds the {width}x{height} frame by "
                 f"{out - frame} {side}, more than one grid cell ({total - 1})")
-    cost = decode_cost(method, config, width, height)
+    cost = cost_model(config, width, height)
     if cost.macs_per_pixel > MAX_MACS_PER_PIXEL:
         raise BitstreamError(
             f"network needs {_count(cost.macs_per_pixel)} multiply-adds per pixel (limit "
@@ -165,3 +176,10 @@ def memory_bound(cost: DecodeCost, budget: int, level_bytes: int) -> int:
     one frame's buffers."""
     return (WEIGHT_BYTES * cost.weights + level_bytes + max(budget, cost.band_bytes)
             + FRAME_BYTES_PER_PIXEL * cost.frame_pixels)
+
+
+def decode_cost(method: str, config: NetworkConfig, width: int, height: int) -> DecodeCost:
+    """The cost of decoding a file of the named method (its own cost model)."""
+    from .. import methods
+
+    return methods.get(method).decode_cost(config, width, height)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from ..errors import BitstreamError
+from .fields import ENTRY_V1, HEADER_V1, TABLE_V1, max_bytes
 from .format import check_magic, file_size
+from .limits import MAX_SEGMENTS
 
 MAX_FILE_BYTES = 1 << 32  # 4 GiB: a segment's payload length is a u32; levels of 2^30 weights fit
-_HEAD_MAX = 43 + 4 * 255 + 255 + 4 * 256 + 2 + 20 * 65535  # the longest header + segment table
+_HEAD_MAX = max_bytes(HEADER_V1) + max_bytes(TABLE_V1) + MAX_SEGMENTS * max_bytes(ENTRY_V1)  # the longest header + table
 _CHUNK = 1 << 16
 
 

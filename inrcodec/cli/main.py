@@ -19,12 +19,13 @@ prepare_environment()  # before torch loads: OpenMP threads sleep, not spin, whi
 from .. import api  # noqa: E402
 from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
-from ..bitstream.format import QUANT_METHODS
-from ..encoder import METHODS, EncodeOptions
+from .. import methods
+from ..encoder import EncodeOptions
 from ..frame_range import encode_span
 from ..model.config import DEFAULT_PRESET, PRESETS
 from ..progress import InrcodecWarning, warn
 from ..rate import DEFAULT_BPP
+from ..video.clip import MATRICES
 from ..video.io import FORMATS, guess_format, parse_fps, parse_size
 from .report import PhaseProgress, print_table
 from . import guard
@@ -71,17 +72,10 @@ def cli(ctx: click.Context) -> None:
 
 DEVICE_HELP = "auto (a CUDA GPU if there is one), cpu, cuda, or cuda:N for the N-th GPU."
 
-# Encode options that only some methods use: given on the command line with another method, they
-# have no effect, and the encode says so.
-METHOD_OPTIONS = {
-    "levels": ("slt", "slt-fixed", "supermask"),
-    "sparsity": ("slt", "slt-fixed", "supermask"),
-    "lr_scales": ("slt", "supermask"),
-    "fixed_gain": ("slt-fixed",),
-    "quant_bits": ("dense", "sparse"),
-    "prune": ("sparse",),
-    "finetune": ("sparse",),
-}
+# Encode options that only some methods use (each method lists its own): given on the command line
+# with another method, they have no effect, and the encode says so.
+METHOD_OPTIONS = {name: tuple(m.name for m in methods.REGISTRY if name in m.options_used)
+                  for name in dict.fromkeys(o for m in methods.REGISTRY for o in m.options_used)}
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -118,13 +112,12 @@ def _refuse_terminal(output: str) -> None:
 @click.option("-o", "--output", required=True, help="Output .slt file, or - for stdout.")
 @click.option("--size", help="Frame size WxH (required for raw YUV input).")
 @click.option("--fps", help="Frame rate (25, 30000/1001, 29.97); overrides the input's rate.")
-@click.option("--matrix", type=click.Choice(["bt601", "bt709"]), help="Colour matrix of the input (default: its tag, else bt601).")
+@click.option("--matrix", type=click.Choice(list(MATRICES)), help="Colour matrix of the input (default: its tag, else bt601).")
 @click.option("--range", "colour_range", type=click.Choice(["limited", "full"]), help="Colour range of the input (default: its tag, else limited).")
 @click.option("--frames", help="N: the first N frames (from --start); a:b: frames a to b-1 (no --start then).")
 @click.option("--start", type=int, help="First frame to encode, with --frames N  [default: 0]")
-@click.option("--method", default="slt", show_default=True, type=click.Choice(list(METHODS)),
-              help="slt: learned scales (the paper); slt-fixed: one fixed scale; supermask: a single mask; "
-                   "dense: NeRV with trained, quantised weights; sparse: dense plus global magnitude pruning.")
+@click.option("--method", default="slt", show_default=True, type=click.Choice(list(methods.names())),
+              help="; ".join(f"{m.name}: {m.summary}" for m in methods.REGISTRY) + ".")
 @click.option("--preset", help=f"Network size: {', '.join(PRESETS)} (fixed widths). Default: the {DEFAULT_PRESET} "
               f"preset's shape with widths chosen by rate control at {DEFAULT_BPP:g} bpp.")
 @click.option("--epochs", type=int, default=FitOptions.epochs, show_default=True, help="Passes over the clip.")
@@ -148,7 +141,7 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
 @click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
-              "(within a few percent for slt, slt-fixed, supermask; a first guess for dense, sparse). "
+              "(within a few percent for slt, slt-fixed, supermask; dense, sparse: up to 3 encodes, each corrected by the last's size). "
               f"Default: {DEFAULT_BPP:g} unless --preset or a width is given.")
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
 @click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
@@ -171,7 +164,7 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
     _warn_unused(ctx, method)
     lrs = {}
     if lr is not None:  # the weights' rate for dense and sparse, the scores' rate otherwise
-        lrs["lr_weights" if method in QUANT_METHODS else "lr_scores"] = lr
+        lrs[methods.get(method).lr_option] = lr
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
         segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,

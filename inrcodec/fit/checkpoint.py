@@ -1,27 +1,27 @@
 """Resumable encodes: the fit's state saved atomically beside the output, and Ctrl-C handling.
 
-A checkpoint holds the finished segments' levels and scales and the running segment's complete
-Fitter state, plus a fingerprint of the input frames and every option that shapes the result; a
-resume with different input or options is refused rather than silently mixing two encodes. It is a
-torch file of tensors and plain values only, loaded with weights_only=True (no arbitrary pickles).
+A checkpoint holds, per segment, what a resume needs: the finished segments' payload bytes and the
+running segment's complete fit state, each with the SHA-256 of its frames, plus a fingerprint of
+every option that shapes the result; a resume with different input or options is refused rather
+than silently mixing two encodes. Segments are keyed by index, so they may finish in any order. It
+is a torch file of tensors and plain values only, loaded with weights_only=True (no arbitrary
+pickles).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import signal
 import threading
 import time
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 from ..atomic import atomic_output
 from ..errors import InputError, InrcodecError
 
-FORMAT = 2  # 2: masks are recomputed from the scores on resume (no thresholds or levels stored)
+FORMAT = 3  # 3: per-segment payloads and frame hashes (2: levels per segment, one hash of the clip)
 
 
 class Interrupted(InrcodecError):
@@ -30,17 +30,16 @@ class Interrupted(InrcodecError):
     exit_code = 130
 
 
-def fingerprint(frames: np.ndarray, settings: dict) -> dict:
-    """What a resume must match: the exact input frames and the encode settings, a dataclass's
-    fields one by one (so a refusal can name the option that differs)."""
-    digest = hashlib.sha256(memoryview(np.ascontiguousarray(frames)).cast("B")).hexdigest()
+def fingerprint(settings: dict) -> dict:
+    """What a resume must match: the encode settings, a dataclass's fields one by one (so a refusal
+    can name the option that differs). The frames are matched per segment (segment.frames_digest)."""
     flat = {}
     for k, v in settings.items():
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             flat.update({f"{k}.{f.name}": repr(getattr(v, f.name)) for f in dataclasses.fields(v)})
         else:
             flat[k] = repr(v)
-    return {"frames_sha256": digest, **flat}
+    return flat
 
 
 class Checkpointer:
@@ -53,30 +52,39 @@ class Checkpointer:
     def due(self) -> bool:
         return time.monotonic() - self.last >= self.minutes * 60.0
 
-    def save(self, segment: int, done: list[dict], fitter_state: dict) -> None:
-        state = {"format": FORMAT, "fingerprint": self.fingerprint, "segment": segment, "done": done,
-                 "fitter": fitter_state}
+    def save(self, finished: dict[int, dict], running: dict | None) -> None:
+        """`finished`: index -> {"frames_sha256", "payload" (bytes)}; `running`: {"index",
+        "frames_sha256", "state" (the fit's state)} or None."""
+        done = {int(i): {"frames_sha256": d["frames_sha256"],
+                         "payload": torch.frombuffer(bytearray(d["payload"]), dtype=torch.uint8) if d["payload"]
+                         else torch.empty(0, dtype=torch.uint8)}
+                for i, d in finished.items()}
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, "done": done, "running": running}
         with atomic_output(self.path) as f:
             torch.save(state, f)
         self.last = time.monotonic()
 
-    def load(self) -> dict:
+    def load(self) -> tuple[dict[int, dict], dict | None]:
+        """(finished segments, the running one) of a matching checkpoint (InputError otherwise)."""
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise InputError(f"--resume: no checkpoint at {self.path}") from None
         except Exception as e:  # a damaged or foreign file
             raise InputError(f"--resume: {self.path} is not a usable checkpoint ({type(e).__name__})") from None
+        if isinstance(state, dict) and isinstance(state.get("format"), int) and state["format"] < FORMAT:
+            raise InputError(f"--resume: {self.path} was written by an earlier inrcodec (checkpoint format "
+                             f"{state['format']}); start over with -y")
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise InputError(f"--resume: {self.path} is not an inrcodec checkpoint")
         theirs = state.get("fingerprint", {})
         for key, value in self.fingerprint.items():
             if theirs.get(key) != value:
-                if key == "frames_sha256":
-                    raise InputError("--resume: the checkpoint was made with different input frames")
                 raise InputError(f"--resume: the checkpoint was made with a different {key} "
                                  f"(checkpoint: {theirs.get(key, 'not recorded')}, now: {value})")
-        return state
+        finished = {int(i): {"frames_sha256": d["frames_sha256"], "payload": d["payload"].numpy().tobytes()}
+                    for i, d in state["done"].items()}
+        return finished, state.get("running")
 
 
 @contextmanager
@@ -97,3 +105,13 @@ def ctrl_c_requests_stop():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def peek_fingerprint(path: str) -> dict:
+    """The settings a checkpoint was made with ({} when it is missing or unreadable: the resume
+    itself then says what is wrong)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return {}
+    return state.get("fingerprint", {}) if isinstance(state, dict) else {}

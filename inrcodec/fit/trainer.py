@@ -1,9 +1,7 @@
 """Fitting one segment's network to its frames.
 
-For the supermask methods only the scores (which choose each weight's level) and the per-level scales
-are optimised; the random signs never change. For the dense baselines (DenseWeight layers) the weights
-themselves are trained, optionally under a fixed pruning mask (the sparse method's fine-tuning). The
-loop keeps the frames as uint8 and converts each batch on the fly, never
+One loop for every method: what it optimises, what runs around a step and what it keeps as the best
+come from the method's parts (fit/parts.py). The loop keeps the frames as uint8 and converts each batch on the fly, never
 calls .item() inside an epoch (so a CUDA run has no per-step host round trips), and keeps the best
 levels and scales (or weights) seen at the evaluation points, not just the last ones.
 """
@@ -20,8 +18,8 @@ import torch
 
 from ..allocator import tune_allocator
 from ..metrics.quality import mse_to_psnr
-from ..model.masked import refresh_masks
-from ..model.nerv import NeRV, inference_batch, dense_layers, frame_positions, supermask_layers
+from ..model.nerv import NeRV, frame_positions, inference_batch
+from .parts import FitParts, parts_for
 from ..model.strips import activation_budget, mse_backward, render
 from ..video.clip import VideoInfo
 from ..video.colour import yuv420_to_rgb
@@ -75,46 +73,27 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
 
 
 class Fitter:
-    """Fits one segment. Holds all state that a checkpoint needs (see state_dict).
-
-    A network of SupermaskWeight layers has its scores and scales fitted; a network of DenseWeight
-    layers has its weights fitted (learning rate opts.lr_weights). ``masks`` (dense only, one bool
-    tensor per layer) fixes a pruning pattern: the weights are multiplied by it before training and
-    after every step, so pruned weights stay exactly zero."""
+    """Fits one segment: the one fitting loop of every method. Holds all state that a checkpoint
+    needs (see state_dict). What differs between methods (parameters, what runs around a step, the
+    snapshot of the best and its export) comes from `parts` (fit/parts.py); without them the parts
+    follow from the network's layers, and ``masks`` (dense networks only, one bool tensor per layer)
+    fixes a pruning pattern."""
 
     def __init__(self, net: NeRV, frames: np.ndarray, info: VideoInfo, opts: FitOptions, device: torch.device,
-                 masks: list[torch.Tensor] | None = None) -> None:
+                 masks: list[torch.Tensor] | None = None, parts: FitParts | None = None) -> None:
         self.net, self.info, self.opts, self.device = net, info, opts, device
         tune_allocator()  # steps allocate and free tens of MiB: reuse them instead of faulting in fresh pages
         self.frames = torch.from_numpy(frames).to(device)  # uint8, (T, H*W*3/2)
         self.count = frames.shape[0]
-        self.layers = supermask_layers(net)
-        self.dense = dense_layers(net) if not self.layers else []
-        self.masks: list[torch.Tensor] | None = None
-        if self.layers:
-            if masks is not None:
-                raise ValueError("pruning masks apply to dense networks only")
-            groups = [{"params": [m.scores for m in self.layers], "lr": opts.lr_scores, "base_lr": opts.lr_scores}]
-            scales = [m.rel for m in self.layers if m.rel.requires_grad]
-            if scales:
-                groups.append({"params": scales, "lr": opts.lr_scales, "base_lr": opts.lr_scales})
-        elif self.dense:
-            groups = [{"params": [m.weight for m in self.dense], "lr": opts.lr_weights, "base_lr": opts.lr_weights}]
-            if masks is not None:
-                if len(masks) != len(self.dense) or any(mk.shape != m.weight.shape for mk, m in zip(masks, self.dense)):
-                    raise ValueError("one pruning mask of the weight's shape per layer is needed")
-                self.masks = [mk.to(device=device, dtype=torch.bool) for mk in masks]
-                self._apply_masks()
-        else:
-            raise ValueError("the network has neither supermask nor dense weights to fit")
-        self.optimizer = torch.optim.Adam(groups)
+        self.parts = parts if parts is not None else parts_for(net, device, masks)
+        self.optimizer = torch.optim.Adam(self.parts.param_groups(opts))
         self.steps_per_epoch = math.ceil(self.count / opts.batch_size)
         self.total_steps = self.steps_per_epoch * opts.epochs
         self.generator = torch.Generator().manual_seed(opts.seed)
         self.epoch = 0
         self.step = 0
         self.best_psnr = -math.inf
-        self.best: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+        self.best: dict[str, list[torch.Tensor]] | None = None
         self.history: list[EpochReport] = []
         self.seconds = 0.0
         self.perm: torch.Tensor | None = None  # this epoch's frame order, None between epochs
@@ -130,12 +109,6 @@ class Fitter:
 
     def _positions(self, idx: torch.Tensor) -> torch.Tensor:
         return frame_positions(idx.to(self.device), self.count)
-
-    @torch.no_grad()
-    def _apply_masks(self) -> None:
-        if self.masks is not None:
-            for m, mask in zip(self.dense, self.masks):
-                m.weight.mul_(mask)
 
     def _set_lr(self) -> None:
         f = lr_factor(self.step, self.total_steps, self.opts.warmup)
@@ -157,12 +130,12 @@ class Fitter:
             if should_stop is not None and should_stop():
                 return False
             idx = self.perm[self.pos * bs : (self.pos + 1) * bs].to(self.device)
-            refresh_masks(self.layers, exact=self.opts.exact_thresholds)
+            self.parts.before_step(self.opts)
             self._set_lr()
             self.optimizer.zero_grad(set_to_none=True)
             loss = mse_backward(self.net, self._positions(idx), self._targets(idx), self.budget, self.opts.amp)
             self.optimizer.step()
-            self._apply_masks()
+            self.parts.after_step()
             self.epoch_loss += loss.detach() * idx.numel()
             self.step += 1
             self.pos += 1
@@ -175,7 +148,7 @@ class Fitter:
         """RGB PSNR of the whole segment with the levels from the current scores, thresholds
         selected as in the fitting steps (the evaluated masks are the trained ones)."""
         self.net.eval()
-        refresh_masks(self.layers, exact=self.opts.exact_thresholds)
+        self.parts.before_step(self.opts)
         se = torch.zeros((), dtype=torch.float64, device=self.device)
         step = inference_batch(self.info.width, self.info.height)
         for start in range(0, self.count, step):
@@ -187,10 +160,7 @@ class Fitter:
         return mse_to_psnr(float(se) / pixels)
 
     def _snapshot(self) -> None:
-        if self.dense:  # (weights, no scales)
-            self.best = ([m.weight.detach().clone() for m in self.dense], [])
-            return
-        self.best = ([m.level.to(torch.uint8) for m in self.layers], [m.scales().detach().clone() for m in self.layers])
+        self.best = self.parts.snapshot()
 
     def run(self, on_epoch: Callable[[EpochReport], None] | None = None, should_stop: Callable[[], bool] | None = None,
             on_step: Callable[[int], None] | None = None) -> bool:
@@ -222,9 +192,9 @@ class Fitter:
 
     def state_dict(self) -> dict:
         """Everything needed to continue this fit bit-exactly: tensors and plain values only (the
-        checkpoint loads with torch.load(weights_only=True)). For a dense network "best_levels"
-        holds the best weights and "masks" the pruning masks (empty list: none)."""
-        state = {
+        checkpoint loads with torch.load(weights_only=True)); "best" is the parts' snapshot ({}
+        before the first evaluation), the parts add their own state (a pruning mask)."""
+        return {
             "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
@@ -234,14 +204,11 @@ class Fitter:
             "pos": self.pos,
             "epoch_loss": float(self.epoch_loss),
             "best_psnr": self.best_psnr,
-            "best_levels": [t.cpu() for t in self.best[0]] if self.best else [],
-            "best_scales": [t.cpu() for t in self.best[1]] if self.best else [],
+            "best": {k: [t.cpu() for t in v] for k, v in self.best.items()} if self.best else {},
             "seconds": self.seconds,
             "history": [[r.epoch, r.epochs, r.loss, r.psnr, r.best_psnr] for r in self.history],
+            **self.parts.state(),
         }
-        if self.dense:
-            state["masks"] = [mk.cpu() for mk in self.masks] if self.masks is not None else []
-        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
@@ -251,37 +218,25 @@ class Fitter:
         self.perm = state["perm"] if state["perm"].numel() else None
         self.epoch_loss = torch.tensor(float(state["epoch_loss"]), device=self.device)
         self.best_psnr = float(state["best_psnr"])
-        if state["best_levels"]:
-            self.best = ([t.to(self.device) for t in state["best_levels"]], [t.to(self.device) for t in state["best_scales"]])
-        if self.dense and state.get("masks"):
-            self.masks = [t.to(device=self.device, dtype=torch.bool) for t in state["masks"]]
+        if state["best"]:
+            self.best = {k: [t.to(self.device) for t in v] for k, v in state["best"].items()}
+        self.parts.load_state(state, self.device)
         self.seconds = float(state["seconds"])
         self.history = [EpochReport(*row) for row in state["history"]]
 
     def result(self) -> FitResult:
-        """The best levels and scales (dense: weights) seen, installed into the network (and the
-        supermask layers frozen)."""
+        """The best state seen, installed into the network (the supermask layers frozen at their
+        best levels), and exported: levels and scales, or weights, as float32 / uint8 arrays."""
         if self.best is None:
             self.best_psnr = self.evaluate()
             self._snapshot()
         assert self.best is not None
-        if self.dense:
-            with torch.no_grad():
-                for m, w in zip(self.dense, self.best[0]):
-                    m.weight.copy_(w)
-            return FitResult(
-                levels=[], scales=[], psnr=self.best_psnr, seconds=self.seconds, history=self.history,
-                weights=[w.to("cpu", torch.float32).numpy().copy() for w in self.best[0]],
-            )
-        levels, scales = self.best
-        for m, lv, sc in zip(self.layers, levels, scales):
-            m.set_levels(lv)
-            with torch.no_grad():
-                m.rel.copy_(sc / m.alpha0)
+        self.parts.install(self.best)
         return FitResult(
-            levels=[lv.to("cpu", torch.uint8).numpy().reshape(-1) for lv in levels],
-            scales=[sc.to("cpu", torch.float32).numpy() for sc in scales],
+            levels=[lv.to("cpu", torch.uint8).numpy().reshape(-1) for lv in self.best.get("levels", [])],
+            scales=[sc.to("cpu", torch.float32).numpy() for sc in self.best.get("scales", [])],
             psnr=self.best_psnr,
             seconds=self.seconds,
             history=self.history,
+            weights=[w.to("cpu", torch.float32).numpy().copy() for w in self.best.get("weights", [])],
         )

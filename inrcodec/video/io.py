@@ -23,6 +23,7 @@ from .y4m import MAGIC, Y4MSink, read_y4m
 RAW_EXTS = {".yuv", ".raw", ".i420"}
 FORMATS = ("mp4", "mkv", "yuv", "y4m", "png")
 STREAM_FORMATS = ("mp4", "mkv", "yuv", "y4m")  # the formats that can go to stdout
+# extension -> one of FORMATS
 _EXT_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "mkv", ".yuv": "yuv",
                ".raw": "yuv", ".i420": "yuv", ".y4m": "y4m", ".png": "png"}
 
@@ -196,7 +197,7 @@ def guess_format(path: str, fmt: str | None = None) -> str:
     ext = Path(path).suffix.lower()
     if ext not in _EXT_FORMAT:
         raise InputError(
-            f"cannot tell the output format from {path!r}; use a .mp4/.mkv/.yuv/.y4m/.png name or give "
+            f"cannot tell the output format from {path!r}; use a {'/'.join('.' + f for f in FORMATS)} name or give "
             f"the format explicitly"
         )
     return _EXT_FORMAT[ext]

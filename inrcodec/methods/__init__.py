@@ -1,0 +1,43 @@
+"""The registry of methods: the only list of methods anywhere. A method's bitstream id is its
+position here and never changes; adding one is a new module and one line at the end of REGISTRY
+(docs/architecture.md, "A new method")."""
+
+from __future__ import annotations
+
+from ..bitstream.cursor import fail
+from .base import FitContext, FitOutcome, Method
+from .supermask import SupermaskMethod
+from .trained import TrainedMethod
+
+# Tuned settings (docs/results.md, "Tuning each method"): 16 frames of tree.avi, 20 epochs, score
+# learning rates 0.05 / 0.1 / 0.2 and fixed gains 0.7 / 1 / sqrt(3); the trained methods use
+# FitOptions.lr_weights (tuned separately).
+REGISTRY: tuple[Method, ...] = (
+    SupermaskMethod("slt", 0, "learned scales (the paper)", tuned_fit={"lr_scores": 0.1}),
+    SupermaskMethod("slt-fixed", 1, "one fixed scale", learn_scales=False, fixed_scale=True,
+                    tuned_fit={"lr_scores": 0.1}, tuned_options={"fixed_gain": 0.7}),
+    SupermaskMethod("supermask", 2, "a single mask", single_level=True, tuned_fit={"lr_scores": 0.2}),
+    TrainedMethod("dense", 3, "NeRV with trained, quantised weights", pruned=False),
+    TrainedMethod("sparse", 4, "dense plus global magnitude pruning", pruned=True),
+)
+assert [m.id for m in REGISTRY] == list(range(len(REGISTRY)))
+_BY_NAME = {m.name: m for m in REGISTRY}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(m.name for m in REGISTRY)
+
+
+def get(name: str) -> Method:
+    """The method called `name` (KeyError when there is none: callers check names() first)."""
+    return _BY_NAME[name]
+
+
+def from_id(idx: int) -> Method:
+    """The method of a bitstream id (BitstreamError for an unknown id)."""
+    if not 0 <= idx < len(REGISTRY):
+        fail(f"unknown method id {idx}")
+    return REGISTRY[idx]
+
+
+__all__ = ["REGISTRY", "FitContext", "FitOutcome", "Method", "from_id", "get", "names"]
