@@ -169,11 +169,14 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
     if frames is not None and len(clip) < frames:
         warn(f"only {len(clip)} frames from frame {start} (asked for {frames}); encoding those")
     t0 = time.perf_counter()
+    fitted: list[int] = []
 
     def encode_with(trial: EncodeOptions, trial_no: int = 0) -> bytes:
         plan = CheckpointOptions(ckpt, resume and trial_no == 0, checkpoint_minutes) if ckpt is not None else None
+        fitted.clear()
         return encode_clip(clip, trial, on_epoch, checkpoint=plan,
-                           on_progress=lambda done, total, status: tell("fit", done, total, status))
+                           on_progress=lambda done, total, status: tell("fit", done, total, status),
+                           on_segment=lambda index, psnr: fitted.append(index))
 
     if target is not None:  # rate control (rate.py): the preset's widths scaled to land near the target
         resumed = checkpoint_widths(peek_fingerprint(ckpt)) if resume and ckpt is not None else None
@@ -203,6 +206,7 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
         "fit_seconds": fit_seconds,
         "weights": header.network.num_weights() * len(segments),
         "device": str(device),
+        "segments_fitted": sorted(fitted),  # the segments this call fitted (a resume skips finished ones)
         "input_bpp": input_bits_per_pixel(input, len(clip), frames is None and start == 0),
     }
     rendered = Decoder(header, segments, device).render(range(len(clip)))

@@ -49,6 +49,13 @@ class EncodeOptions:
     prune: float = 0.4  # sparse: fraction of the weights pruned (global magnitude pruning), as in NeRV
     finetune: float = 0.2  # sparse: fraction of the epochs spent fine-tuning after pruning
     fit: FitOptions = field(default_factory=FitOptions)
+    # where segments run (not what they produce: outside settings()): a local Ray runtime with this
+    # many workers, or an existing Ray cluster (cluster.py); neither = in this process, in order
+    workers: int | None = None
+    ray_address: str | None = None
+
+    def on_ray(self) -> bool:
+        return self.workers is not None or bool(self.ray_address)
 
     @property
     def method_impl(self) -> methods.Method:
@@ -76,6 +83,12 @@ class EncodeOptions:
             raise InputError("the activation budget must be at least 1 MiB")
         if self.segment_frames is not None and self.segment_frames < 1:
             raise InputError("--segment-frames must be at least 1")
+        if self.workers is not None and not 1 <= self.workers <= 4096:
+            raise InputError(f"--workers must be between 1 and 4096, got {self.workers}")
+        if self.on_ray():
+            from .cluster import require_ray
+
+            require_ray()
         self.network(16, 16)
         device = resolve_device(self.device)
         if self.fit.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -165,11 +178,15 @@ def encode_clip(
     on_epoch: Callable[[int, int, EpochReport], None] | None = None,
     checkpoint: CheckpointOptions | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
+    on_segment: Callable[[int, float], None] | None = None,
 ) -> bytes:
     """Fit every segment of an in-memory clip and return the .slt bytes. With a checkpoint, the
-    finished segments' payloads and the running segment's state are saved every few minutes and on
-    Ctrl-C (then Interrupted is raised), and --resume skips the finished segments and continues the
-    running one bit-exactly. `on_progress(steps done, steps total, status)` follows every step."""
+    finished segments' payloads (and, in this process, the running segment's state) are saved
+    every few minutes and on Ctrl-C (then Interrupted is raised), and --resume skips the finished
+    segments and continues the running one bit-exactly. `on_progress(steps done, steps total,
+    status)` follows the fit; `on_segment(index, fit PSNR)` each segment fitted by this call.
+    Segments run here in order, or on Ray (options.workers / ray_address, cluster.py): the same
+    options give the same bytes either way."""
     info = clip.info
     options.validate()
     header = file_header(info, len(clip), options)
@@ -181,33 +198,61 @@ def encode_clip(
         if checkpoint.resume:
             finished, running = saver.load()
     progress = FitProgress(jobs, options, on_epoch, on_progress)
+
+    def frames_of(job: SegmentJob):
+        return clip.frames[job.first_frame : job.first_frame + job.frame_count]
+
+    pending = []
+    for job in jobs:
+        if job.index in finished:
+            _same_frames(finished[job.index]["frames_sha256"], frames_digest(frames_of(job)))
+        else:
+            pending.append(job)
     with ctrl_c_requests_stop() as stop_flag:
-        for job in jobs:
-            frames = clip.frames[job.first_frame : job.first_frame + job.frame_count]
-            digest = frames_digest(frames)
-            if job.index in finished:
-                _same_frames(finished[job.index]["frames_sha256"], digest)
-                continue
-            state = None
-            if running is not None and running["index"] == job.index:
-                _same_frames(running["frames_sha256"], digest)
-                state = running["state"]
+        if options.on_ray():
+            from .cluster import fit_on_ray
 
-            def save(fit_state: dict, job=job, digest=digest) -> None:
-                saver.save(finished, {"index": job.index, "frames_sha256": digest, "state": fit_state})
-
-            hooks = FitHooks(on_epoch=lambda r, i=job.index: progress.epoch(i, len(jobs), r),
-                             on_step=progress.stepper(job.index), should_stop=stop_flag.is_set,
-                             save_due=saver.due if saver is not None else None, save=save if saver else None)
-            try:
-                result = fit_segment(job, frames, info, options, state, hooks)
-            except Stopped as stop:
-                if saver is None:
-                    raise Interrupted("interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)") from None
-                save(stop.state)
-                raise Interrupted(f"interrupted; progress saved to {saver.path}: run the same command with --resume to continue") from None
-            finished[job.index] = {"frames_sha256": digest, "payload": segment_payload(header, result)}
+            fit_on_ray(header, pending, frames_of, info, options, finished, saver, stop_flag.is_set, progress,
+                       on_segment)
+        else:
+            for job in pending:
+                _fit_here(header, job, frames_of(job), info, options, finished, running, saver, stop_flag.is_set,
+                          progress, len(jobs), on_segment)
     return assemble(header, [(j.first_frame, j.frame_count, j.seed, finished[j.index]["payload"]) for j in jobs])
+
+
+def _fit_here(header, job, frames, info, options, finished, running, saver, should_stop, progress, segments,
+              on_segment) -> None:
+    """Fit one segment in this process into `finished`, continuing `running` when it is this one."""
+    digest = frames_digest(frames)
+    state = None
+    if running is not None and running["index"] == job.index:
+        _same_frames(running["frames_sha256"], digest)
+        state = running["state"]
+
+    def save(fit_state: dict) -> None:
+        saver.save(finished, {"index": job.index, "frames_sha256": digest, "state": fit_state})
+
+    hooks = FitHooks(on_epoch=lambda r: progress.epoch(job.index, segments, r), on_step=progress.stepper(job.index),
+                     should_stop=should_stop, save_due=saver.due if saver is not None else None,
+                     save=save if saver is not None else None)
+    try:
+        result = fit_segment(job, frames, info, options, state, hooks)
+    except Stopped as stop:
+        if saver is None:
+            raise Interrupted(NO_CHECKPOINT) from None
+        save(stop.state)
+        raise Interrupted(saved_message(saver.path)) from None
+    finished[job.index] = {"frames_sha256": digest, "payload": segment_payload(header, result)}
+    if on_segment is not None:
+        on_segment(job.index, result.psnr)
+
+
+NO_CHECKPOINT = "interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)"
+
+
+def saved_message(path: str) -> str:
+    return f"interrupted; progress saved to {path}: run the same command with --resume to continue"
 
 
 def _same_frames(saved: str, now: str) -> None:

@@ -17,6 +17,7 @@ from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
 from ..metrics.flip import flip_unavailable_reason
 from ..model.config import DEFAULT_PRESET
+from ..threads import FIT_THREADS, requested_threads
 from ..video.io import parse_fps, parse_size, read_video
 from .report import console
 
@@ -128,6 +129,10 @@ def bd_line(method: str, d: dict) -> str:
 @click.option("--methods", default=",".join(NEURAL_METHODS), show_default=True, help="Neural methods to run.")
 @click.option("--codecs", default=",".join(STANDARD_CODECS), show_default=True, help="Standard codecs to run (empty for none).")
 @click.option("--device", default="auto", show_default=True, help="auto (a CUDA GPU if there is one), cpu, cuda, or cuda:N.")
+@click.option("--threads", metavar="N", help=f"CPU threads of each fit (default: $INRCODEC_THREADS, else {FIT_THREADS}).")
+@click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
+@click.option("--workers", type=int, help="Fit segments in parallel on a local Ray runtime with N workers (inrcodec[cluster]).")
+@click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDR", help="Fit segments on an existing Ray cluster (default: $RAY_ADDRESS).")
 @click.option("--no-flip", is_flag=True, help="Skip FLIP (the slowest metric).")
 @click.option("--quick", is_flag=True, help=f"Small fast run for smoke tests: {QUICK['frames']} frames, {QUICK['epochs']} epochs, tiny preset.")
 @click.option("--no-ladder", is_flag=True, help="No extra standard-codec rows at other CRFs (the ladder that makes "
@@ -136,8 +141,8 @@ def bd_line(method: str, d: dict) -> str:
               "(with matplotlib) bench.png here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no line per row (the table stays).")
-def bench(input, bpp, size, fps, frames, start, epochs, preset, methods, codecs, device, no_flip, quick, no_ladder,
-          out_dir, as_json, quiet):
+def bench(input, bpp, size, fps, frames, start, epochs, preset, methods, codecs, device, threads, segment_frames, workers,
+          ray_address, no_flip, quick, no_ladder, out_dir, as_json, quiet):
     """Compare all methods and x264/x265/SVT-AV1 on INPUT at matched bpp, with BD-rate and BD-PSNR
     against x264."""
     if quick:
@@ -154,7 +159,8 @@ def bench(input, bpp, size, fps, frames, start, epochs, preset, methods, codecs,
     if unknown:
         raise InrcodecError(f"unknown codec {unknown[0]!r} (choose from {', '.join(STANDARD_CODECS)})")
     base = EncodeOptions(preset=preset or DEFAULT_PRESET, device=device, quant_bits=QUICK["quant_bits"] if quick else 8,
-                         fit=FitOptions(epochs=epochs or FitOptions.epochs))
+                         segment_frames=segment_frames, workers=workers, ray_address=ray_address,
+                         fit=FitOptions(epochs=epochs or FitOptions.epochs, threads=requested_threads(threads) or FIT_THREADS))
     base.validate()
     targets = _bpps(bpp or "0.1")
     if out_dir and os.path.isfile(out_dir):

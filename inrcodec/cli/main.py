@@ -140,6 +140,10 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
 @click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
+@click.option("--workers", type=int, help="Fit the segments in parallel on a local Ray runtime with N workers, each with "
+              "--threads threads or one GPU (needs inrcodec[cluster]); the file is the same as without.")
+@click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDR",
+              help="Fit the segments on an existing Ray cluster (default: $RAY_ADDRESS); its workers need inrcodec installed.")
 @click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
               "(within a few percent for slt, slt-fixed, supermask; dense, sparse: up to 3 encodes, each corrected by the last's size). "
               f"Default: {DEFAULT_BPP:g} unless --preset or a width is given.")
@@ -156,8 +160,8 @@ def _refuse_terminal(output: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
 @click.pass_context
 def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits,
-           prune, finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, bpp, stem_hidden, c0, c_min, fixed_gain,
-           checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
+           prune, finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, workers, ray_address, bpp, stem_hidden, c0, c_min,
+           fixed_gain, checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     start, frames = encode_span(frames, start)
     _refuse_terminal(output)
@@ -167,7 +171,7 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
         lrs[methods.get(method).lr_option] = lr
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
-        segment_frames=segment_frames, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
+        segment_frames=segment_frames, workers=workers, ray_address=ray_address, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
         finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed,
                                           threads=requested_threads(threads) or FIT_THREADS, **lrs),
     )
