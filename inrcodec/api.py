@@ -27,7 +27,8 @@ from .bitstream.format import LazySegment, open_slt
 from .bitstream.stream import read_slt_bytes
 from .decoder import Decoder, parse_frame_range
 from .devices import resolve_device
-from .encoder import CheckpointOptions, EncodeOptions, encode_clip
+from .encoder import SPOOL_SUFFIX, CheckpointOptions, EncodeOptions, encode_clip
+from .spool import DirSpool
 from .fit.checkpoint import peek_fingerprint
 from .errors import InputError
 from .fit.trainer import EpochReport
@@ -55,6 +56,13 @@ def load_slt(path: str, stdin=None) -> tuple[bytes, Header, list[LazySegment], d
             raise InputError(f"{path}: {e.strerror or e}") from None
     header, segments, sections = open_slt(data)
     return data, header, segments, sections
+
+
+def remove_checkpoint(ckpt: str) -> None:
+    """Delete a finished encode's checkpoint and the spool of payloads beside it."""
+    if os.path.exists(ckpt):
+        os.remove(ckpt)
+    DirSpool(ckpt + SPOOL_SUFFIX).remove()
 
 
 def check_overwrite(path: str, overwrite: bool, how: str = "overwrite=True") -> None:
@@ -193,8 +201,8 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
         if os.path.isfile(output) and not os.path.realpath(output).startswith("/proc/"):
             with open(output, "rb") as f:  # measure what is on disk, not what we meant to write
                 data = f.read()
-    if ckpt is not None and os.path.exists(ckpt):
-        os.remove(ckpt)
+    if ckpt is not None:
+        remove_checkpoint(ckpt)
     header, segments, _ = read_slt(data)
     report = {
         "bytes": len(data),

@@ -77,13 +77,14 @@ def _failure(ray, error, index: int) -> InrcodecError:
     return InrcodecError(f"segment {index} failed on Ray: {type(what).__name__}{': ' + text if text else ''}")
 
 
-def fit_on_ray(header, pending, frames_of: Callable, info, options, finished: dict, saver, should_stop: Callable[[], bool],
-               progress, on_segment: Callable[[int, float], None] | None) -> None:
-    """Fit the `pending` segments as Ray tasks into `finished` (index -> frames hash and payload);
-    the checkpoint (`saver`) is updated as each one arrives. Raises Interrupted on Ctrl-C."""
+def fit_on_ray(header, todo, options, done: dict, saver, should_stop: Callable[[], bool], progress,
+               finish: Callable) -> None:
+    """Fit the segments `todo` yields (job, frames, frames hash) as Ray tasks, at most a few more
+    than the cluster runs at once (so a streamed input stays bounded), calling `finish(job,
+    frames, hash, payload, fit PSNR)` as each arrives; `done` is what the checkpoint (`saver`)
+    keeps. Raises Interrupted on Ctrl-C, after cancelling the running tasks."""
     from .encoder import NO_CHECKPOINT, saved_message
     from .fit.checkpoint import Interrupted
-    from .segment import frames_digest
 
     ray = require_ray()
     started = _connect(ray, options)
@@ -94,48 +95,56 @@ def fit_on_ray(header, pending, frames_of: Callable, info, options, finished: di
                                              max_retries=MAX_RETRIES)
         slots = int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1) // (1 if gpu else threads))
         limit = max(1, slots) + 1  # frames of at most this many segments in the object store at once
-        queue, in_flight, digests = list(pending), {}, {}
-        epochs = options.fit.epochs
-        done_steps = sum(progress.per_epoch[i] * epochs for i in finished if i < len(progress.per_epoch))
+        in_flight: dict = {}
+        source = iter(todo)
+        exhausted = False
+        done_steps = sum(progress.steps(progress.segment) for _ in done)
         last = ""
 
         def tell() -> None:
             if progress.on_progress:
-                status = f"{len(finished)}/{len(progress.per_epoch)} segments, {len(in_flight)} running{last}"
+                of = f"/{progress.segments}" if progress.segments else ""
+                status = f"{len(done)}{of} segments, {len(in_flight)} running{last}"
                 progress.on_progress(done_steps, progress.total, status)
 
         tell()
-        while queue or in_flight:
-            while queue and len(in_flight) < limit:
-                job = queue.pop(0)
-                frames = frames_of(job)
-                digests[job.index] = frames_digest(frames)
-                in_flight[task.remote(header, job, ray.put(frames), info, options)] = job
+        while not exhausted or in_flight:
+            while not exhausted and len(in_flight) < limit:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                job, frames, digest = item
+                in_flight[task.remote(header, job, ray.put(frames), _info(header), options)] = (job, frames, digest)
             tell()
+            if not in_flight:
+                break
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.25)
             if should_stop():
                 for ref in in_flight:
                     ray.cancel(ref, force=True)
                 if saver is None:
                     raise Interrupted(NO_CHECKPOINT)
-                saver.save(finished, None)
+                saver.save(done, None)
                 raise Interrupted(saved_message(saver.path))
             for ref in ready:
-                job = in_flight.pop(ref)
+                job, frames, digest = in_flight.pop(ref)
                 try:
-                    index, payload, psnr, _ = ray.get(ref)
+                    _, payload, psnr, _ = ray.get(ref)
                 except ray.exceptions.RayError as e:
                     for other in in_flight:
                         ray.cancel(other, force=True)
                     raise _failure(ray, e, job.index) from None
-                finished[index] = {"frames_sha256": digests.pop(index), "payload": payload}
-                done_steps += progress.per_epoch[index] * epochs
-                last = f", segment {index + 1} {psnr:.2f} dB"
-                if saver is not None:
-                    saver.save(finished, None)
-                if on_segment is not None:
-                    on_segment(index, psnr)
+                done_steps += progress.steps(job.frame_count)
+                last = f", segment {job.index + 1} {psnr:.2f} dB"
+                finish(job, frames, digest, payload, psnr)
         tell()
     finally:
         if started:
             ray.shutdown()
+
+
+def _info(header):
+    from .video.clip import VideoInfo
+
+    return VideoInfo(header.width, header.height, header.fps, header.matrix, header.full_range)

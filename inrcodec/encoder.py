@@ -4,10 +4,11 @@ checkpoints and Ctrl-C, then the file assembled. What each method does is its ow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import numpy as np
 import torch
 
 from . import methods
@@ -21,9 +22,10 @@ from .methods.trained import global_prune_masks  # noqa: F401
 from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
 from .model.rng import GENERATOR
 from .segment import FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, segment_jobs, segment_payload
+from .spool import DirSpool, MemorySpool
 from .segment import segment_seed as _segment_seed
 from .threads import parse_threads
-from .video.clip import Clip
+from .video.clip import Clip, VideoInfo
 
 METHODS = methods.names()
 
@@ -144,32 +146,53 @@ def file_header(info, frames: int, options: EncodeOptions) -> Header:
 class FitProgress:
     """Turns one segment fit's epochs and steps into whole-encode figures: `on_epoch(segment,
     segments, report)` per epoch, and `on_progress(steps done, steps total, status)` after every
-    step of every segment (its receiver throttles)."""
+    step of every segment (its receiver throttles). Every segment but the last has `segment`
+    frames; with `frames` unknown (a streamed pipe) the total is None."""
 
-    def __init__(self, jobs: list[SegmentJob], options: EncodeOptions,
+    def __init__(self, frames: int | None, segment: int, options: EncodeOptions,
                  on_epoch: Callable[[int, int, EpochReport], None] | None,
-                 on_progress: Callable[[int, int, str], None] | None) -> None:
-        per_epoch = [-(-j.frame_count // options.fit.batch_size) for j in jobs]
-        self.per_epoch = per_epoch
-        self.base = [sum(s * options.fit.epochs for s in per_epoch[:i]) for i in range(len(jobs))]
-        self.total = sum(s * options.fit.epochs for s in per_epoch)
+                 on_progress: Callable[[int, int | None, str], None] | None) -> None:
+        self.batch, self.epochs, self.segment = options.fit.batch_size, options.fit.epochs, segment
+        self.segments = -(-frames // segment) if frames else None
+        self.total = None
+        if frames:
+            last = frames - (self.segments - 1) * segment
+            self.total = self.base(self.segments - 1) + self.steps(last)
         self.on_epoch, self.on_progress = on_epoch, on_progress
         self.status = ""
 
-    def epoch(self, si: int, segments: int, report: EpochReport) -> None:
+    def per_epoch(self, count: int) -> int:
+        return -(-count // self.batch)
+
+    def steps(self, count: int) -> int:
+        """Steps of the whole fit of a segment of `count` frames."""
+        return self.per_epoch(count) * self.epochs
+
+    def base(self, si: int) -> int:
+        """Steps of the segments before segment `si`."""
+        return si * self.steps(self.segment)
+
+    def epoch(self, si: int, count: int, report: EpochReport) -> None:
         psnr = f"{report.best_psnr:.2f} dB" if report.best_psnr is not None else "-"
-        seg = f"seg {si + 1}/{segments} " if segments > 1 else ""
+        of = f"/{self.segments}" if self.segments else ""
+        seg = f"seg {si + 1}{of} " if self.segments != 1 else ""
         self.status = f"{seg}epoch {report.epoch}/{report.epochs} loss {report.loss:.5f} best PSNR {psnr}"
         if self.on_epoch:
-            self.on_epoch(si, segments, report)
+            self.on_epoch(si, self.segments or si + 1, report)
         if self.on_progress:
-            self.on_progress(self.base[si] + report.epoch * self.per_epoch[si], self.total, self.status)
+            self.on_progress(self.base(si) + report.epoch * self.per_epoch(count), self.total, self.status)
 
     def stepper(self, si: int) -> Callable[[int], None] | None:
         """The segment's on_step (steps done in segment `si`)."""
         if self.on_progress is None:
             return None
-        return lambda step: self.on_progress(self.base[si] + step, self.total, self.status)
+        return lambda step: self.on_progress(self.base(si) + step, self.total, self.status)
+
+
+def clip_segments(clip: Clip, options: EncodeOptions) -> Iterator[tuple[SegmentJob, np.ndarray]]:
+    """The segments of an in-memory clip with their frames (views, no copies)."""
+    for job in segment_jobs(len(clip), options.segment_frames, options.seed):
+        yield job, clip.frames[job.first_frame : job.first_frame + job.frame_count]
 
 
 def encode_clip(
@@ -180,62 +203,102 @@ def encode_clip(
     on_progress: Callable[[int, int, str], None] | None = None,
     on_segment: Callable[[int, float], None] | None = None,
 ) -> bytes:
-    """Fit every segment of an in-memory clip and return the .slt bytes. With a checkpoint, the
-    finished segments' payloads (and, in this process, the running segment's state) are saved
-    every few minutes and on Ctrl-C (then Interrupted is raised), and --resume skips the finished
-    segments and continues the running one bit-exactly. `on_progress(steps done, steps total,
-    status)` follows the fit; `on_segment(index, fit PSNR)` each segment fitted by this call.
-    Segments run here in order, or on Ray (options.workers / ray_address, cluster.py): the same
-    options give the same bytes either way."""
+    """Fit every segment of an in-memory clip and return the .slt bytes (fit_segments: checkpoints,
+    resume, Ray, progress)."""
     info = clip.info
     options.validate()
     header = file_header(info, len(clip), options)
-    jobs = segment_jobs(len(clip), options.segment_frames, options.seed)
+    spool = DirSpool(checkpoint.path + SPOOL_SUFFIX) if checkpoint is not None else MemorySpool()
+    if checkpoint is not None and not checkpoint.resume:
+        spool.remove()  # a stale spool of an encode that is started over
+    jobs = fit_segments(clip_segments(clip, options), header, options, spool, checkpoint=checkpoint,
+                        frames=len(clip), on_epoch=on_epoch, on_progress=on_progress, on_segment=on_segment)
+    return assemble(header, [(j.first_frame, j.frame_count, j.seed, spool.get(j.index)) for j in jobs])
+
+
+SPOOL_SUFFIX = ".spool"  # a checkpoint's finished payloads: CHECKPOINT.spool/ beside it
+
+
+def fit_segments(
+    segments: Iterable[tuple[SegmentJob, np.ndarray]],
+    header: Header,
+    options: EncodeOptions,
+    spool,
+    *,
+    checkpoint: CheckpointOptions | None = None,
+    frames: int | None = None,
+    on_epoch: Callable[[int, int, EpochReport], None] | None = None,
+    on_progress: Callable[[int, int | None, str], None] | None = None,
+    on_segment: Callable[[int, float], None] | None = None,
+    on_payload: Callable[[SegmentJob, np.ndarray, bytes], None] | None = None,
+) -> list[SegmentJob]:
+    """Fit the segments as `segments` yields them (job, frames), in this process in order or on Ray
+    (options.workers / ray_address, cluster.py), putting each payload into `spool`; returns the
+    jobs in order. `header` gives the payloads' layout (its frame count is not used). With a
+    checkpoint, the finished segments (their payloads stay in the spool, the checkpoint records
+    their hashes) and, in this process, the running segment's state are saved every few minutes
+    and on Ctrl-C (then Interrupted is raised); --resume skips the finished segments and continues
+    the running one bit-exactly. `on_segment(index, fit PSNR)` follows each segment this call fits,
+    `on_payload(job, frames, payload)` every segment's payload, fitted or resumed, in frame order
+    in this process (out of order on Ray). The same options give the same bytes either way."""
     saver, finished, running = None, {}, None
     if checkpoint is not None:
-        settings = {**options.settings(), "size": (info.width, info.height, len(clip))}
-        saver = Checkpointer(checkpoint.path, fingerprint(settings), checkpoint.minutes)
+        size = (header.width, header.height) + ((frames,) if frames is not None else ())
+        saver = Checkpointer(checkpoint.path, fingerprint({**options.settings(), "size": size}), checkpoint.minutes)
         if checkpoint.resume:
             finished, running = saver.load()
-    progress = FitProgress(jobs, options, on_epoch, on_progress)
+    progress = FitProgress(frames, options.segment_frames or frames or 1, options, on_epoch, on_progress)
+    jobs: list[SegmentJob] = []
+    done: dict[int, dict] = {}  # finished segments: index -> frames and payload hashes
 
-    def frames_of(job: SegmentJob):
-        return clip.frames[job.first_frame : job.first_frame + job.frame_count]
+    def todo() -> Iterator[tuple[SegmentJob, np.ndarray, str]]:
+        for job, seg_frames in segments:
+            jobs.append(job)
+            digest = frames_digest(seg_frames)
+            meta = finished.get(job.index)
+            if meta is not None and spool.verify(job.index, meta["payload_sha256"]):
+                _same_frames(meta["frames_sha256"], digest)
+                done[job.index] = meta
+                if on_payload is not None:
+                    on_payload(job, seg_frames, spool.get(job.index))
+                continue
+            yield job, seg_frames, digest
 
-    pending = []
-    for job in jobs:
-        if job.index in finished:
-            _same_frames(finished[job.index]["frames_sha256"], frames_digest(frames_of(job)))
-        else:
-            pending.append(job)
+    def finish(job: SegmentJob, seg_frames: np.ndarray, digest: str, payload: bytes, psnr: float) -> None:
+        done[job.index] = {"frames_sha256": digest, "payload_sha256": spool.put(job.index, payload)}
+        if saver is not None:
+            saver.save(done, None)
+        if on_segment is not None:
+            on_segment(job.index, psnr)
+        if on_payload is not None:
+            on_payload(job, seg_frames, payload)
+
     with ctrl_c_requests_stop() as stop_flag:
         if options.on_ray():
             from .cluster import fit_on_ray
 
-            fit_on_ray(header, pending, frames_of, info, options, finished, saver, stop_flag.is_set, progress,
-                       on_segment)
+            fit_on_ray(header, todo(), options, done, saver, stop_flag.is_set, progress, finish)
         else:
-            for job in pending:
-                _fit_here(header, job, frames_of(job), info, options, finished, running, saver, stop_flag.is_set,
-                          progress, len(jobs), on_segment)
-    return assemble(header, [(j.first_frame, j.frame_count, j.seed, finished[j.index]["payload"]) for j in jobs])
+            for job, seg_frames, digest in todo():
+                _fit_here(header, job, seg_frames, digest, options, done, running, saver, stop_flag.is_set,
+                          progress, finish)
+    return jobs
 
 
-def _fit_here(header, job, frames, info, options, finished, running, saver, should_stop, progress, segments,
-              on_segment) -> None:
-    """Fit one segment in this process into `finished`, continuing `running` when it is this one."""
-    digest = frames_digest(frames)
+def _fit_here(header, job, frames, digest, options, done, running, saver, should_stop, progress, finish) -> None:
+    """Fit one segment in this process, continuing `running` when it is this one."""
+    info = VideoInfo(header.width, header.height, header.fps, header.matrix, header.full_range)
     state = None
     if running is not None and running["index"] == job.index:
         _same_frames(running["frames_sha256"], digest)
         state = running["state"]
 
     def save(fit_state: dict) -> None:
-        saver.save(finished, {"index": job.index, "frames_sha256": digest, "state": fit_state})
+        saver.save(done, {"index": job.index, "frames_sha256": digest, "state": fit_state})
 
-    hooks = FitHooks(on_epoch=lambda r: progress.epoch(job.index, segments, r), on_step=progress.stepper(job.index),
-                     should_stop=should_stop, save_due=saver.due if saver is not None else None,
-                     save=save if saver is not None else None)
+    hooks = FitHooks(on_epoch=lambda r: progress.epoch(job.index, job.frame_count, r),
+                     on_step=progress.stepper(job.index), should_stop=should_stop,
+                     save_due=saver.due if saver is not None else None, save=save if saver is not None else None)
     try:
         result = fit_segment(job, frames, info, options, state, hooks)
     except Stopped as stop:
@@ -243,9 +306,7 @@ def _fit_here(header, job, frames, info, options, finished, running, saver, shou
             raise Interrupted(NO_CHECKPOINT) from None
         save(stop.state)
         raise Interrupted(saved_message(saver.path)) from None
-    finished[job.index] = {"frames_sha256": digest, "payload": segment_payload(header, result)}
-    if on_segment is not None:
-        on_segment(job.index, result.psnr)
+    finish(job, frames, digest, segment_payload(header, result), result.psnr)
 
 
 NO_CHECKPOINT = "interrupted (no checkpoint: use -o FILE or --checkpoint PATH to be able to resume)"

@@ -60,7 +60,9 @@ def test_periodic_checkpoints_are_written_atomically(clip, tmp_path):
 
     encode_clip(clip, options(epochs=3), on_epoch=look, checkpoint=CheckpointOptions(str(ckpt), minutes=0))
     assert seen == [False, True, True]  # saved after each epoch (the callback runs before the save)
-    assert [p.name for p in tmp_path.iterdir()] == ["x.ckpt"]  # no temporary files left
+    # no temporary files left: the checkpoint and its spool of finished payloads, one file a segment
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ckpt", "x.ckpt.spool"]
+    assert [p.name for p in (tmp_path / "x.ckpt.spool").iterdir()] == ["segment-000000.bin"]
 
 
 def test_cli_interrupt_and_resume(tmp_path, y4m_file):

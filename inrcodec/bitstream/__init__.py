@@ -16,6 +16,7 @@ from .format import (
     read_slt,
     to_float32,
     validate_header,
+    write_file,
     write_slt,
 )
 
@@ -28,4 +29,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["GENERATORS", "MATRICES", "PIX_FMTS", "READERS", "VERSION", "Header", "Segment", "assemble",
-           "payload_bytes", "read_header", "read_slt", "to_float32", "validate_header", "write_slt"]
+           "payload_bytes", "read_header", "read_slt", "to_float32", "validate_header", "write_file", "write_slt"]

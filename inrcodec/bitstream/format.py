@@ -80,6 +80,18 @@ def assemble(header: Header, entries: list[tuple[int, int, int, bytes]]) -> byte
     return _WRITER.assemble(header, entries)
 
 
+def write_file(f, header: Header, table: list[tuple[int, int, int, int]], payloads) -> int:
+    """Stream a file into the binary file `f` from the segment table (first frame, frame count,
+    seed, payload length) and an iterable of the payloads in that order (e.g. read one by one from
+    a spool): a long video's file is never whole in memory. Validated as `assemble`."""
+    check_header_for_writing(header)
+    validate_segment_table(header.frames, [(first, count) for first, count, _, _ in table])
+    for i, (_, _, seed, _) in enumerate(table):
+        if not 0 <= seed < 2**64:
+            raise ValueError(f"segment {i}: seed {seed} is not a uint64")
+    return _WRITER.write(f, header, table, payloads)
+
+
 def write_slt(header: Header, segments: list[Segment]) -> bytes:
     """Serialise a header and its segments to .slt bytes (the current format version).
 
@@ -190,5 +202,5 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
 
 
 __all__ = ["GENERATORS", "MAGIC", "MATRICES", "PIX_FMTS", "READERS", "VERSION", "Header", "LazySegment", "Segment",
-           "assemble", "check_magic", "file_size", "header_bytes", "open_slt", "parse", "payload_bytes",
+           "assemble", "check_magic", "file_size", "write_file", "header_bytes", "open_slt", "parse", "payload_bytes",
            "read_header", "read_slt", "to_float32", "validate_header", "write_slt"]

@@ -5,6 +5,7 @@ format.READERS; this one stays as it is so that version-1 files keep decoding.""
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import zlib
@@ -45,15 +46,33 @@ def payload_bytes(header: Header, index: int, layers: list) -> bytes:
 def assemble(header: Header, entries: list[tuple[int, int, int, bytes]]) -> bytes:
     """The file of a validated header and its segments, in order: (first frame, frame count, seed,
     payload bytes) each."""
-    out = bytearray(header_bytes(header))
-    out += write_fields(TABLE_V1, {"segments": len(entries)})
-    for first, count, seed, payload in entries:
-        out += write_fields(ENTRY_V1, {"first_frame": first, "frame_count": count, "seed": seed,
-                                       "payload_bytes": len(payload)})
-    for *_, payload in entries:
-        out += payload
-    out += _CRC.pack(zlib.crc32(out))
-    return bytes(out)
+    out = io.BytesIO()
+    write(out, header, [(first, count, seed, len(p)) for first, count, seed, p in entries], (p for *_, p in entries))
+    return out.getvalue()
+
+
+def write(f, header: Header, table: list[tuple[int, int, int, int]], payloads) -> int:
+    """Stream the file into `f`: the header, the segment table (first frame, frame count, seed,
+    payload length), the payloads as `payloads` yields them (each of its table's length) and the
+    CRC, computed on the way; returns the bytes written. Nothing is held but one payload."""
+    crc, written = 0, 0
+
+    def put(b: bytes) -> None:
+        nonlocal crc, written
+        crc = zlib.crc32(b, crc)
+        f.write(b)
+        written += len(b)
+
+    put(header_bytes(header))
+    put(write_fields(TABLE_V1, {"segments": len(table)}))
+    for first, count, seed, length in table:
+        put(write_fields(ENTRY_V1, {"first_frame": first, "frame_count": count, "seed": seed, "payload_bytes": length}))
+    for (_, _, _, length), payload in zip(table, payloads, strict=True):
+        if len(payload) != length:
+            raise ValueError(f"a payload of {len(payload)} bytes where the segment table says {length}")
+        put(payload)
+    f.write(_CRC.pack(crc))
+    return written + _CRC.size
 
 
 def front(data: bytes) -> tuple[dict, list[tuple[int, int, int, int]], int, int]:

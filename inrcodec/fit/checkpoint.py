@@ -1,7 +1,8 @@
 """Resumable encodes: the fit's state saved atomically beside the output, and Ctrl-C handling.
 
-A checkpoint holds, per segment, what a resume needs: the finished segments' payload bytes and the
-running segment's complete fit state, each with the SHA-256 of its frames, plus a fingerprint of
+A checkpoint holds, per segment, what a resume needs: the finished segments' payload hashes (their
+payloads wait in the spool folder beside it, spool.py) and the running segment's complete fit
+state, each with the SHA-256 of its frames, plus a fingerprint of
 every option that shapes the result; a resume with different input or options is refused rather
 than silently mixing two encodes. Segments are keyed by index, so they may finish in any order. It
 is a torch file of tensors and plain values only, loaded with weights_only=True (no arbitrary
@@ -21,7 +22,7 @@ import torch
 from ..atomic import atomic_output
 from ..errors import InputError, InrcodecError
 
-FORMAT = 3  # 3: per-segment payloads and frame hashes (2: levels per segment, one hash of the clip)
+FORMAT = 3  # 3: per-segment payload and frame hashes, payloads in a spool (2: levels, one hash of the clip)
 
 
 class Interrupted(InrcodecError):
@@ -53,13 +54,11 @@ class Checkpointer:
         return time.monotonic() - self.last >= self.minutes * 60.0
 
     def save(self, finished: dict[int, dict], running: dict | None) -> None:
-        """`finished`: index -> {"frames_sha256", "payload" (bytes)}; `running`: {"index",
-        "frames_sha256", "state" (the fit's state)} or None."""
-        done = {int(i): {"frames_sha256": d["frames_sha256"],
-                         "payload": torch.frombuffer(bytearray(d["payload"]), dtype=torch.uint8) if d["payload"]
-                         else torch.empty(0, dtype=torch.uint8)}
-                for i, d in finished.items()}
-        state = {"format": FORMAT, "fingerprint": self.fingerprint, "done": done, "running": running}
+        """`finished`: index -> {"frames_sha256", "payload_sha256"} (the payloads themselves are in
+        the spool beside the checkpoint); `running`: {"index", "frames_sha256", "state" (the fit's
+        state)} or None."""
+        state = {"format": FORMAT, "fingerprint": self.fingerprint,
+                 "done": {int(i): dict(d) for i, d in finished.items()}, "running": running}
         with atomic_output(self.path) as f:
             torch.save(state, f)
         self.last = time.monotonic()
@@ -82,9 +81,7 @@ class Checkpointer:
             if theirs.get(key) != value:
                 raise InputError(f"--resume: the checkpoint was made with a different {key} "
                                  f"(checkpoint: {theirs.get(key, 'not recorded')}, now: {value})")
-        finished = {int(i): {"frames_sha256": d["frames_sha256"], "payload": d["payload"].numpy().tobytes()}
-                    for i, d in state["done"].items()}
-        return finished, state.get("running")
+        return {int(i): d for i, d in state["done"].items()}, state.get("running")
 
 
 @contextmanager
