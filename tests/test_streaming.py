@@ -9,6 +9,7 @@ import io
 import shutil
 import subprocess
 import warnings
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,6 +102,24 @@ def test_chunks_are_new_arrays_and_the_source_continues_where_it_stood(files, fm
         assert len(src.read()) == 0 and list(src.chunks(3)) == []
     assert np.array_equal(np.concatenate([a, b, rest.frames]), read_video(str(files[fmt]), size=_size(fmt)).frames)
     assert seen[-1] == 10 and seen == sorted(seen)  # progress counts frames over all the chunks
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_chunk_the_caller_dropped_is_freed_before_the_next_is_read(files, fmt):
+    """The source holds no chunk it has given: while the next is read (seen from the progress
+    callback), the previous one is gone once the caller has dropped it."""
+    previous, alive_while_reading = [], []
+
+    def on_frames(n):
+        if previous:
+            alive_while_reading.append(previous[-1]() is not None)
+
+    with open_video(str(files[fmt]), size=_size(fmt), on_frames=on_frames) as src:
+        chunks = src.chunks(3)
+        while (c := next(chunks, None)) is not None:
+            previous.append(weakref.ref(c))
+            del c
+    assert len(previous) == 4 and alive_while_reading and not any(alive_while_reading)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

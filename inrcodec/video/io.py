@@ -162,8 +162,10 @@ class VideoSource:
             chunk = self._read(n)
             if chunk is None:
                 return
+            last = len(chunk) < n
             yield chunk
-            if len(chunk) < n:
+            del chunk  # the caller's now: no reference here while the next one is read
+            if last:
                 return
 
     def read(self) -> Clip:
