@@ -104,6 +104,18 @@ def test_chunks_are_new_arrays_and_the_source_continues_where_it_stood(files, fm
     assert seen[-1] == 10 and seen == sorted(seen)  # progress counts frames over all the chunks
 
 
+def test_count_is_known_for_a_raw_file_only(files):
+    with open_video(str(files["yuv"]), size=(W, H), start=3) as src:
+        assert src.count == 7 and sum(len(c) for c in src.chunks(np.int64(4))) == 7  # any integer type
+    with open_video(str(files["yuv"]), size=(W, H), start=3, frames=20) as src:
+        assert src.count == 7
+    with piped(files["yuv"]) as pipe, open_video("-", size=(W, H), stdin=pipe) as src:
+        assert src.count is None
+    for fmt in ("y4m", "mp4"):
+        with open_video(str(files[fmt])) as src:
+            assert src.count is None
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_chunk_the_caller_dropped_is_freed_before_the_next_is_read(files, fmt):
     """The source holds no chunk it has given: while the next is read (seen from the progress

@@ -5,6 +5,7 @@ files or stdout. File outputs are atomic (temp file + rename on success)."""
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import sys
 from contextlib import ExitStack
@@ -109,15 +110,18 @@ def _guarded(frames: Iterator, where: str, hint: str) -> Iterator:
 
 class VideoSource:
     """An open input, read front to back: `info` is known once it is open (its first frame has
-    been read and is kept for the first chunk), `chunks(n)` gives the frames in arrays of n.
-    Made by open_video; use it as a context manager (or call close())."""
+    been read and is kept for the first chunk), `chunks(n)` gives the frames in arrays of n,
+    `frames_read` counts those given, `count` is the range's length where it is known before
+    reading (a raw file; None for pipes, Y4M and containers). Made by open_video; use it as a
+    context manager (or call close())."""
 
     def __init__(self, reader, where: str, start: int, overrides: dict, stack: ExitStack, hint: str,
                  on_frames: Callable[[int], None] | None) -> None:
         self.where = where
         self.frames_read = 0  # frames given so far, in chunks or by read()
         self._stack, self._on_frames = stack, on_frames
-        self._count = reader.count  # how many frames the reader will give, where known before reading
+        # how many frames the range holds, where known before reading them (a raw file), else None
+        self.count: int | None = reader.count
         info = reader.info
         if info is not None and overrides:
             info = VideoInfo(info.width, info.height, overrides.get("fps", info.fps),
@@ -139,7 +143,7 @@ class VideoSource:
         """The next n frames (None: all the rest) in one array under the memory limit, fewer at the
         end, None when there are none left."""
         fb, done = self.info.frame_bytes, self.frames_read
-        known = None if self._count is None else self._count - done
+        known = None if self.count is None else self.count - done
         k = n if known is None else (known if n is None else min(n, known))
         if k == 0:
             return None
@@ -156,7 +160,11 @@ class VideoSource:
         k = n except possibly for the last. Each chunk is read when asked for and is the caller's:
         the source keeps none of them (drop one before asking for the next to hold only one), and
         the memory limit (INRCODEC_MAX_INPUT_MIB) applies to each chunk."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        try:
+            n = operator.index(n)
+        except TypeError:
+            n = 0
+        if n < 1:
             raise ValueError(f"chunk size must be a whole number of frames >= 1, got {n!r}")
         while True:
             chunk = self._read(n)
