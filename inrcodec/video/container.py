@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import av
@@ -18,7 +18,7 @@ from inrcodec.errors import InputError
 from inrcodec.progress import warn
 
 from .clip import Clip, VideoInfo, split_planes
-from .raw import FrameBuffer, check_frames
+from .raw import check_frames, collect
 
 # FFmpeg enum values (AVColorSpace / AVColorRange / AVColorPrimaries / AVColorTransferCharacteristic)
 _CS_BT709, _CS_BT470BG, _CS_SMPTE170M = 1, 5, 6
@@ -82,6 +82,85 @@ def _i420_bytes(frame, width: int, height: int) -> np.ndarray:
     return out
 
 
+class ContainerFrames:
+    """Frames [start, start+frames) of the first video stream, decoded and converted to I420 one
+    at a time as iteration asks for them (memory: one frame plus the decoder's state). Opening the
+    container and decoding up to the first kept frame happen when this is made, so `info` is known
+    then (None when there is no such frame); what the input loses (input_notes) is said then, once,
+    and its timing (timing_note) when the iteration reaches the end of the range.
+
+    `matrix`/`full_range`, when given, override the file's tags (and for RGB sources choose the
+    conversion). Call close() when done."""
+
+    count = None  # how many frames it will give is not known before decoding them
+
+    def __init__(self, source: str | os.PathLike | BinaryIO, *, start: int = 0, frames: int | None = None,
+                 matrix: str | None = None, full_range: bool | None = None, fps: Fraction | None = None) -> None:
+        self.name = name = str(source) if isinstance(source, (str, os.PathLike)) else "input"
+        self.frames = frames
+        try:
+            self.container = av.open(source if not isinstance(source, os.PathLike) else str(source), "r")
+        except (av.FFmpegError, OSError, ValueError) as e:
+            raise InputError(f"cannot open {name} as a video: {_msg(e)}") from None
+        try:
+            if not self.container.streams.video:
+                raise InputError(f"{name} has no video stream")
+            self.stream = stream = self.container.streams.video[0]
+            stream.thread_type = "AUTO"
+            self.rate = fps if fps is not None else _fps_of(stream)
+            self._decoded = self.container.decode(stream)
+            self.info: VideoInfo | None = None
+            first = None
+            for _ in range(start + 1):
+                first = self._decode()
+                if first is None:
+                    break
+            self._first = first
+            if first is not None:
+                self.info = _info_for(first, stream, self.rate, matrix, full_range)
+                for note in input_notes(self.container, stream, first, self.info):
+                    warn(note)
+        except BaseException:
+            self.container.close()
+            raise
+
+    def _decode(self):
+        try:
+            return next(self._decoded, None)
+        except av.FFmpegError as e:
+            raise InputError(f"error decoding {self.name}: {_msg(e)}") from None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        frame, self._first = self._first, None
+        info = self.info
+        kept, last_pts, deltas = 0, None, set()
+        while frame is not None:
+            if frame.pts is not None:
+                if last_pts is not None:
+                    deltas.add(int(frame.pts) - last_pts)
+                last_pts = int(frame.pts)
+            if frame.width != info.width or frame.height != info.height:
+                raise InputError(
+                    f"{self.name}: frame size changes mid-stream ({info.width}x{info.height} -> "
+                    f"{frame.width}x{frame.height}); not supported"
+                )
+            try:
+                i420 = _to_i420(frame, info)
+            except av.FFmpegError as e:
+                raise InputError(f"error decoding {self.name}: {_msg(e)}") from None
+            yield i420
+            kept += 1
+            if self.frames is not None and kept >= self.frames:
+                break
+            frame = self._decode()
+        note = timing_note(deltas, self.rate)
+        if note is not None:
+            warn(note)
+
+    def close(self) -> None:
+        self.container.close()
+
+
 def read_container(
     source: str | os.PathLike | BinaryIO,
     *,
@@ -92,62 +171,24 @@ def read_container(
     fps: Fraction | None = None,
     on_frames: Callable[[int], None] | None = None,
 ) -> Clip:
-    """Decode frames [start, start+frames) of the first video stream.
+    """Decode frames [start, start+frames) of the first video stream into a Clip.
 
     `matrix`/`full_range`, when given, override the file's tags (and for RGB sources choose the
     conversion)."""
-    name = str(source) if isinstance(source, (str, os.PathLike)) else "input"
+    reader = ContainerFrames(source, start=start, frames=frames, matrix=matrix, full_range=full_range, fps=fps)
     try:
-        container = av.open(source if not isinstance(source, os.PathLike) else str(source), "r")
-    except (av.FFmpegError, OSError, ValueError) as e:
-        raise InputError(f"cannot open {name} as a video: {_msg(e)}") from None
-    try:
-        if not container.streams.video:
-            raise InputError(f"{name} has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = fps if fps is not None else _fps_of(stream)
-        info: VideoInfo | None = None
-        buf: FrameBuffer | None = None
-        index = 0
-        pts: list[int] = []
-        first = None
-        try:
-            for frame in container.decode(stream):
-                if index < start:
-                    index += 1
-                    continue
-                index += 1
-                if frame.pts is not None:
-                    pts.append(int(frame.pts))
-                if info is None:
-                    first = frame
-                    info = _info_for(frame, stream, rate, matrix, full_range)
-                    buf = FrameBuffer(info.frame_bytes, info.width, info.height, on_frames)
-                if frame.width != info.width or frame.height != info.height:
-                    raise InputError(
-                        f"{name}: frame size changes mid-stream ({info.width}x{info.height} -> "
-                        f"{frame.width}x{frame.height}); not supported"
-                    )
-                buf.append(_to_i420(frame, info))
-                if frames is not None and len(buf) >= frames:
-                    break
-        except av.FFmpegError as e:
-            raise InputError(f"error decoding {name}: {_msg(e)}") from None
-        if info is None:
+        if reader.info is None:
             # Nothing kept (empty file or start past the end): report geometry-free empty clip.
-            info = VideoInfo(2, 2, rate, matrix or "bt601", bool(full_range))
+            info = VideoInfo(2, 2, reader.rate, matrix or "bt601", bool(full_range))
             return Clip(info, np.empty((0, info.frame_bytes), np.uint8))
-        for note in input_notes(container, stream, first, info, pts, rate):
-            warn(note)
-        return Clip(info, buf.array())
+        return collect(reader, reader.info, on_frames)
     finally:
-        container.close()
+        reader.close()
 
 
-def input_notes(container, stream, frame, info: VideoInfo, pts: list[int], rate: Fraction) -> list[str]:
-    """One line for each property of the input that the encode does not keep: sample format
-    (bit depth, chroma), audio, variable timing, pixel aspect ratio, rotation."""
+def input_notes(container, stream, frame, info: VideoInfo) -> list[str]:
+    """One line for each property of the input that the encode does not keep, as its first frame
+    shows it: sample format (bit depth, chroma), audio, pixel aspect ratio, rotation."""
     notes = []
     fmt = frame.format.name
     if fmt not in ("yuv420p", "yuvj420p"):
@@ -156,10 +197,6 @@ def input_notes(container, stream, frame, info: VideoInfo, pts: list[int], rate:
         notes.append(f"input frames are {fmt}; converted to 8-bit YUV 4:2:0 ({how})")
     if container.streams.audio:
         notes.append("the input has audio; inrcodec codes the video only (the audio is not kept)")
-    deltas = sorted({b - a for a, b in zip(pts, pts[1:])})
-    if len(deltas) > 1 and deltas[-1] - deltas[0] > max(1, 0.02 * deltas[len(deltas) // 2]):
-        notes.append(f"the input has a variable frame rate; it is coded at a constant {float(rate):g} fps "
-                     f"(use --fps to choose), so frame timing is not kept")
     sar = (getattr(frame, "sample_aspect_ratio", None) or getattr(stream, "sample_aspect_ratio", None)
            or getattr(getattr(stream, "codec_context", None), "sample_aspect_ratio", None))
     if sar and Fraction(sar) not in (0, 1):
@@ -169,6 +206,16 @@ def input_notes(container, stream, frame, info: VideoInfo, pts: list[int], rate:
     if rotation:
         notes.append(f"the input carries a {rotation:g} degree rotation tag; the output is not rotated")
     return notes
+
+
+def timing_note(deltas: set[int], rate: Fraction) -> str | None:
+    """The line for variable timing, from the distinct differences between consecutive frames'
+    timestamps over the range read; None when the timing is constant."""
+    d = sorted(deltas)
+    if len(d) > 1 and d[-1] - d[0] > max(1, 0.02 * d[len(d) // 2]):
+        return (f"the input has a variable frame rate; it is coded at a constant {float(rate):g} fps "
+                f"(use --fps to choose), so frame timing is not kept")
+    return None
 
 
 def _msg(e: Exception) -> str:

@@ -1,13 +1,17 @@
-"""Format dispatch used by the CLI: read any supported input into a Clip, write Clips to
-mp4/mkv/yuv/y4m files or stdout. File outputs are atomic (temp file + rename on success)."""
+"""Format dispatch used by the CLI: read any supported input into a Clip (read_video, read_range)
+or stream it in chunks of frames in bounded memory (open_video), write Clips to mp4/mkv/yuv/y4m
+files or stdout. File outputs are atomic (temp file + rename on success)."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 import sys
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -17,8 +21,8 @@ from inrcodec.errors import InputError
 from inrcodec.progress import warn
 
 from .clip import MATRICES, Clip, VideoInfo
-from .raw import RawSink, read_raw
-from .y4m import MAGIC, Y4MSink, read_y4m
+from .raw import FrameBuffer, RawFrames, RawSink, take
+from .y4m import MAGIC, Y4MFrames, Y4MSink
 
 RAW_EXTS = {".yuv", ".raw", ".i420"}
 FORMATS = ("mp4", "mkv", "yuv", "y4m", "png")
@@ -92,6 +96,194 @@ def _read_n(stream: BinaryIO, n: int) -> bytes:
     return out
 
 
+def _guarded(frames: Iterator, where: str, hint: str) -> Iterator:
+    """The frames of a reader, its failures as one-line InputErrors naming the input."""
+    try:
+        yield from frames
+    except OSError as e:
+        raise InputError(f"cannot read {where}: {e.strerror or e}") from None
+    except InputError as e:
+        if not hint:
+            raise
+        raise InputError(f"{e}{hint}") from None
+
+
+class VideoSource:
+    """An open input, read front to back: `info` is known once it is open (its first frame has
+    been read and is kept for the first chunk), `chunks(n)` gives the frames in arrays of n,
+    `frames_read` counts those given, `count` is the range's length where it is known before
+    reading (a raw file; None for pipes, Y4M and containers). Made by open_video; use it as a
+    context manager (or call close())."""
+
+    def __init__(self, reader, where: str, start: int, overrides: dict, stack: ExitStack, hint: str,
+                 on_frames: Callable[[int], None] | None) -> None:
+        self.where = where
+        self.frames_read = 0  # frames given so far, in chunks or by read()
+        self._stack, self._on_frames = stack, on_frames
+        # how many frames the range holds, where known before reading them (a raw file), else None
+        self.count: int | None = reader.count
+        info = reader.info
+        if info is not None and overrides:
+            info = VideoInfo(info.width, info.height, overrides.get("fps", info.fps),
+                             overrides.get("matrix", info.matrix), overrides.get("full_range", info.full_range))
+        self.info: VideoInfo = info
+        self._guarded = _guarded(iter(reader), where, hint)
+        first = None
+        if info is not None:
+            FrameBuffer(info.frame_bytes, info.width, info.height, capacity=info.frame_bytes).check_room(
+                info.frame_bytes)  # one frame must fit before one is read
+            first = next(self._guarded, None)
+        if first is None:
+            if start:
+                raise InputError(f"no frames read from {where}: start frame {start} is past the end")
+            raise InputError(f"no frames read from {where}")
+        self._frames = itertools.chain([first], self._guarded)
+
+    def _read(self, n: int | None) -> np.ndarray | None:
+        """The next n frames (None: all the rest) in one array under the memory limit, fewer at the
+        end, None when there are none left."""
+        fb, done = self.info.frame_bytes, self.frames_read
+        known = None if self.count is None else self.count - done
+        k = n if known is None else (known if n is None else min(n, known))
+        if k == 0:
+            return None
+        progress = None if self._on_frames is None else (lambda m: self._on_frames(done + m))
+        buf = FrameBuffer(fb, self.info.width, self.info.height, progress, capacity=None if k is None else k * fb)
+        if known is not None:
+            buf.check_room(k * fb)  # refused before reading where the count is known
+        got = take(self._frames, buf, n)
+        self.frames_read += got
+        return buf.array() if got else None
+
+    def chunks(self, n: int) -> Iterator[np.ndarray]:
+        """The frames from where the reading stands, in uint8 arrays of shape (k, frame_bytes),
+        k = n except possibly for the last. Each chunk is read when asked for and is the caller's:
+        the source keeps none of them (drop one before asking for the next to hold only one), and
+        the memory limit (INRCODEC_MAX_INPUT_MIB) applies to each chunk."""
+        try:
+            n = operator.index(n)
+        except TypeError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"chunk size must be a whole number of frames >= 1, got {n!r}")
+        while True:
+            chunk = self._read(n)
+            if chunk is None:
+                return
+            last = len(chunk) < n
+            yield chunk
+            del chunk  # the caller's now: no reference here while the next one is read
+            if last:
+                return
+
+    def read(self) -> Clip:
+        """All the frames left, in one Clip (empty when chunks() has taken them all)."""
+        frames = self._read(None)
+        if frames is None:
+            frames = np.empty((0, self.info.frame_bytes), np.uint8)
+        return Clip(self.info, frames)
+
+    def close(self) -> None:
+        self._guarded.close()
+        self._stack.close()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_video(
+    source: str,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+    start: int = 0,
+    frames: int | None = None,
+    matrix: str | None = None,
+    full_range: bool | None = None,
+    stdin: BinaryIO | None = None,
+    on_frames: Callable[[int], None] | None = None,
+) -> VideoSource:
+    """Open a video ('-' = stdin) for reading frames [start, start+frames) front to back, in
+    bounded memory: see VideoSource. Formats, options, warnings and errors as read_video; an input
+    without frames in the range is refused here."""
+    if start < 0:
+        raise InputError(f"start frame must be >= 0, got {start}")
+    if frames is not None and frames < 1:
+        raise InputError(f"number of frames must be >= 1, got {frames}")
+    if matrix is not None and matrix not in MATRICES:
+        raise InputError(f"unknown colour matrix {matrix!r} (use bt601 or bt709)")
+
+    def raw_info() -> VideoInfo:
+        if size is None:
+            raise InputError("raw YUV input needs --size WxH")
+        return VideoInfo(size[0], size[1], fps or Fraction(25), matrix or "bt601", bool(full_range))
+
+    def size_ignored(kind: str, info: VideoInfo | None) -> None:
+        if size is not None and info is not None:
+            warn(f"--size is ignored: the {kind} gives the frame size ({info.width}x{info.height})")
+
+    def container(src):
+        from .container import ContainerFrames
+
+        reader = ContainerFrames(src, start=start, frames=frames, matrix=matrix, full_range=full_range, fps=fps)
+        stack.callback(reader.close)
+        return reader
+
+    overrides = {k: v for k, v in (("fps", fps), ("matrix", matrix), ("full_range", full_range)) if v is not None}
+    stack = ExitStack()
+    hint = ""
+    try:
+        if source == "-":
+            stream = stdin if stdin is not None else sys.stdin.buffer
+            head = _read_n(stream, len(MAGIC))
+            if not head:
+                raise InputError("no frames read: standard input is empty")
+            if head == MAGIC:
+                reader = Y4MFrames(stream, start=start, frames=frames, header_prefix=head)
+                size_ignored("Y4M header", reader.info)
+            elif size is not None:
+                reader = RawFrames(_Prefixed(head, stream), raw_info(), start=start, frames=frames, name="stdin")
+            else:
+                hint = ("; raw YUV on standard input needs --size WxH, and any video can be piped as "
+                        "Y4M (ffmpeg -i IN -pix_fmt yuv420p -f yuv4mpegpipe -)")
+                try:
+                    reader = container(_Prefixed(head, stream))
+                except InputError as e:
+                    raise InputError(f"{e}{hint}") from None
+            where = "standard input"
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise InputError(f"input file not found: {source}")
+            if path.is_dir():
+                raise InputError(f"input is a directory, not a video file: {source}")
+            try:
+                with open(path, "rb") as f:
+                    head = _read_n(f, len(MAGIC))
+                if not head:
+                    raise InputError(f"no frames read: {source} is empty")
+                if path.suffix.lower() in RAW_EXTS:
+                    info = raw_info()
+                    reader = RawFrames(stack.enter_context(open(path, "rb")), info, start=start, frames=frames,
+                                       name=source)
+                elif head == MAGIC:
+                    reader = Y4MFrames(stack.enter_context(open(path, "rb")), start=start, frames=frames)
+                    size_ignored("Y4M header", reader.info)
+                else:
+                    reader = container(path)
+                    size_ignored("file", reader.info)
+            except OSError as e:
+                raise InputError(f"cannot read {source}: {e.strerror or e}") from None
+            where = source
+        return VideoSource(reader, where, start, overrides, stack, hint, on_frames)
+    except BaseException:
+        stack.close()
+        raise
+
+
 def read_video(
     source: str,
     *,
@@ -107,82 +299,18 @@ def read_video(
     """Read a video ('-' = stdin) into a Clip. Y4M is detected by its magic, raw by extension (on
     stdin: by --size), anything else goes through PyAV (files and pipes). Options override the
     file's own rate/colour tags. `on_frames(count)` follows the frames as they arrive."""
-    if start < 0:
-        raise InputError(f"start frame must be >= 0, got {start}")
-    if frames is not None and frames < 1:
-        raise InputError(f"number of frames must be >= 1, got {frames}")
-    if matrix is not None and matrix not in MATRICES:
-        raise InputError(f"unknown colour matrix {matrix!r} (use bt601 or bt709)")
+    with open_video(source, size=size, fps=fps, start=start, frames=frames, matrix=matrix, full_range=full_range,
+                    stdin=stdin, on_frames=on_frames) as src:
+        return src.read()
 
-    def raw_info() -> VideoInfo:
-        if size is None:
-            raise InputError("raw YUV input needs --size WxH")
-        return VideoInfo(size[0], size[1], fps or Fraction(25), matrix or "bt601", bool(full_range))
 
-    def size_ignored(kind: str) -> None:
-        if size is not None:
-            warn(f"--size is ignored: the {kind} gives the frame size ({clip.info.width}x{clip.info.height})")
-
-    def from_container(src) -> Clip:
-        from .container import read_container
-
-        return read_container(src, start=start, frames=frames, matrix=matrix, full_range=full_range, fps=fps,
-                              on_frames=on_frames)
-
-    if source == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        head = _read_n(stream, len(MAGIC))
-        if not head:
-            raise InputError("no frames read: standard input is empty")
-        if head == MAGIC:
-            clip = read_y4m(stream, start=start, frames=frames, header_prefix=head, on_frames=on_frames)
-            size_ignored("Y4M header")
-        elif size is not None:
-            clip = read_raw(_Prefixed(head, stream), raw_info(), start=start, frames=frames, on_frames=on_frames)
-        else:
-            try:
-                clip = from_container(_Prefixed(head, stream))
-            except InputError as e:
-                raise InputError(
-                    f"{e}; raw YUV on standard input needs --size WxH, and any video can be piped as "
-                    f"Y4M (ffmpeg -i IN -pix_fmt yuv420p -f yuv4mpegpipe -)"
-                ) from None
-        where = "standard input"
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"input file not found: {source}")
-        if path.is_dir():
-            raise InputError(f"input is a directory, not a video file: {source}")
-        try:
-            with open(path, "rb") as f:
-                head = _read_n(f, len(MAGIC))
-        except OSError as e:
-            raise InputError(f"cannot read {source}: {e.strerror or e}") from None
-        if not head:
-            raise InputError(f"no frames read: {source} is empty")
-        if path.suffix.lower() in RAW_EXTS:
-            clip = read_raw(path, raw_info(), start=start, frames=frames, on_frames=on_frames)
-        elif head == MAGIC:
-            clip = read_y4m(path, start=start, frames=frames, on_frames=on_frames)
-            size_ignored("Y4M header")
-        else:
-            clip = from_container(path)
-            size_ignored("file")
-        where = source
-    if len(clip) == 0:
-        if start:
-            raise InputError(f"no frames read from {where}: start frame {start} is past the end")
-        raise InputError(f"no frames read from {where}")
-    info = clip.info
-    if fps is not None or matrix is not None or full_range is not None:
-        info = VideoInfo(
-            info.width, info.height, fps if fps is not None else info.fps,
-            matrix if matrix is not None else info.matrix,
-            full_range if full_range is not None else info.full_range,
-        )
-        clip = Clip(info, clip.frames)
-    return clip
+def read_range(source: str, first: int, count: int, **options) -> Clip:
+    """Frames [first, first+count) of a video (fewer at its end), equal to those a sequential read
+    gives: for a worker that reads its own segment. Only they are kept: a raw file seeks to them,
+    Y4M passes over the frames before them (seeking past their payloads in a file), a container
+    decodes forward from its start (exact whatever its keyframes). `options`: read_video's other
+    keywords (size, fps, matrix, full_range, stdin, on_frames)."""
+    return read_video(source, start=first, frames=count, **options)
 
 
 def guess_format(path: str, fmt: str | None = None) -> str:

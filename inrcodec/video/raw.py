@@ -7,7 +7,7 @@ from __future__ import annotations
 import mmap
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -92,18 +92,21 @@ class FrameBuffer:
     memory map reserved up to the memory limit: pages become resident only as frames arrive, so a
     clip costs its own bytes and nothing more (a growing bytearray copied itself and left heap
     holes: ~1.5x the frames on cup.mp4, docs/results.md), and the map is returned to the system
-    with the clip. Without a reservation, a growing bytearray. A clip that would outgrow the memory
-    limit is refused while reading, with the frame count that fits, rather than swapping or being
-    killed halfway through an encode."""
+    with the clip. Without a reservation, a growing bytearray. A clip (or, streaming, one chunk of
+    it) that would outgrow the memory limit is refused while reading, with the frame count that
+    fits, rather than swapping or being killed halfway through an encode."""
 
     def __init__(self, frame_bytes: int, width: int = 0, height: int = 0,
-                 on_frames: Callable[[int], None] | None = None) -> None:
+                 on_frames: Callable[[int], None] | None = None, capacity: int | None = None) -> None:
         self.frame_bytes = frame_bytes
         self.on_frames = on_frames  # called with the frame count after each arrival (progress)
         self.size = f"{width}x{height}" if width and height else f"{frame_bytes}-byte"
         self.limit = input_byte_limit()
         self.used = 0
-        self.store = _reserve(self.limit)
+        # `capacity`: the most bytes the caller will append (one chunk of a stream); the map
+        # reserves no more than that
+        sizes = [b for b in (self.limit, capacity) if b is not None]
+        self.store = _reserve(min(sizes) if sizes else None)
         self.buf = bytearray() if self.store is None else None
 
     def append(self, data) -> None:
@@ -162,7 +165,7 @@ class FrameBuffer:
         return np.frombuffer(source, dtype=np.uint8, count=self.used).reshape(-1, self.frame_bytes)
 
 
-def _stream_size(stream: BinaryIO) -> int | None:
+def stream_size(stream: BinaryIO) -> int | None:
     """Total size of a seekable regular file behind `stream`, else None."""
     try:
         if not stream.seekable():
@@ -190,6 +193,80 @@ def _leftover_error(name: str, info: VideoInfo, whole: int, left: int) -> InputE
     )
 
 
+def take(frames: Iterator, buf: FrameBuffer, n: int | None = None) -> int:
+    """Append up to `n` frames (None: all) from the iterator `frames` to `buf`; returns how many
+    arrived (fewer than `n` only when the iterator is exhausted)."""
+    got = 0
+    while n is None or got < n:
+        frame = next(frames, None)
+        if frame is None:
+            break
+        buf.append(frame)
+        got += 1
+    return got
+
+
+def collect(frames: Iterable, info: VideoInfo, on_frames: Callable[[int], None] | None = None,
+            count: int | None = None) -> Clip:
+    """All the frames of an iterator in one Clip, under the memory limit (refused before reading
+    when their `count` is known)."""
+    buf = FrameBuffer(info.frame_bytes, info.width, info.height, on_frames)
+    if count is not None:
+        buf.check_room(count * info.frame_bytes)
+    take(iter(frames), buf)
+    return Clip(info, buf.array())
+
+
+class RawFrames:
+    """Raw I420 frames [start, start+frames) of a binary stream, one bytes object per frame as
+    iteration asks for it. A seekable file is checked for a whole number of frames and positioned
+    at `start` when this is made (so `count`, the number of frames it will give, is known); a pipe
+    is skipped by reading, and its count is None."""
+
+    def __init__(self, stream: BinaryIO, info: VideoInfo, *, start: int = 0, frames: int | None = None,
+                 name: str = "input") -> None:
+        self.stream, self.info, self.name = stream, info, name if isinstance(name, str) else "input"
+        self.start, self.frames = start, frames
+        self.count: int | None = None
+        fb = info.frame_bytes
+        size = stream_size(stream)
+        if size is not None:
+            pos = stream.tell()
+            total = size - pos
+            if total % fb:
+                raise _leftover_error(self.name, info, total // fb, total % fb)
+            n_avail = total // fb
+            first = min(start, n_avail)
+            self.count = n_avail - first if frames is None else max(0, min(frames, n_avail - first))
+            stream.seek(pos + first * fb)
+
+    def __iter__(self) -> Iterator[bytes]:
+        fb, stream = self.info.frame_bytes, self.stream
+        if self.count is not None:
+            for _ in range(self.count):
+                data = read_exact(stream, fb)
+                if len(data) != fb:
+                    raise InputError(f"{self.name}: file shrank while reading")
+                yield data
+            return
+        # Non-seekable (pipe): skip by reading, then read frame by frame.
+        for i in range(self.start):
+            got = skip_bytes(stream, fb)
+            if got < fb:
+                if got:
+                    raise _leftover_error(self.name, self.info, i, got)
+                return
+        n = 0
+        while self.frames is None or n < self.frames:
+            data = read_exact(stream, fb)
+            if len(data) < fb:
+                if data:
+                    raise _leftover_error(self.name, self.info, self.start + n, len(data))
+                return
+            yield data
+            n += 1
+
+
 def read_raw(
     source: str | os.PathLike | BinaryIO,
     info: VideoInfo,
@@ -202,44 +279,12 @@ def read_raw(
     if isinstance(source, (str, os.PathLike)):
         try:
             with open(source, "rb") as f:
-                return _read_raw_stream(f, info, start, frames, str(source), on_frames)
+                reader = RawFrames(f, info, start=start, frames=frames, name=str(source))
+                return collect(reader, info, on_frames, reader.count)
         except OSError as e:
             raise InputError(f"cannot read {source}: {e.strerror or e}") from None
-    return _read_raw_stream(source, info, start, frames, getattr(source, "name", "input"), on_frames)
-
-
-def _read_raw_stream(stream, info: VideoInfo, start: int, frames: int | None, name, on_frames=None) -> Clip:
-    fb = info.frame_bytes
-    name = name if isinstance(name, str) else "input"
-    size = _stream_size(stream)
-    buf = FrameBuffer(fb, info.width, info.height, on_frames)
-    if size is not None:
-        pos = stream.tell()
-        total = size - pos
-        if total % fb:
-            raise _leftover_error(name, info, total // fb, total % fb)
-        n_avail = total // fb
-        first = min(start, n_avail)
-        count = n_avail - first if frames is None else max(0, min(frames, n_avail - first))
-        stream.seek(pos + first * fb)
-        if buf.read_from(stream, count * fb) != count * fb:
-            raise InputError(f"{name}: file shrank while reading")
-        return Clip(info, buf.array())
-    # Non-seekable (pipe): skip by reading, then read frame by frame.
-    for i in range(start):
-        got = skip_bytes(stream, fb)
-        if got < fb:
-            if got:
-                raise _leftover_error(name, info, i, got)
-            return Clip(info, buf.array())
-    while frames is None or len(buf) < frames:
-        data = read_exact(stream, fb)
-        if len(data) < fb:
-            if data:
-                raise _leftover_error(name, info, start + len(buf), len(data))
-            break
-        buf.append(data)
-    return Clip(info, buf.array())
+    reader = RawFrames(source, info, start=start, frames=frames, name=getattr(source, "name", "input"))
+    return collect(reader, info, on_frames, reader.count)
 
 
 class RawSink:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from inrcodec.errors import InputError
 
 from .clip import Clip, VideoInfo
-from .raw import FrameBuffer, check_frames, read_exact, skip_bytes, write_all
+from .raw import stream_size, check_frames, collect, read_exact, skip_bytes, write_all
 
 MAGIC = b"YUV4MPEG2"
 _MAX_HEADER = 4096
@@ -115,6 +115,57 @@ def parse_header(line: bytes) -> VideoInfo:
     return VideoInfo(width, height, fps, matrix, full_range)
 
 
+class Y4MFrames:
+    """Frames [start, start+frames) of a Y4M stream, one bytes object per frame as iteration asks
+    for it. The stream header is read and parsed when this is made (`info`); the frames before
+    `start` are skipped without being kept (by seeking past their payloads where the stream can).
+    `header_prefix` is bytes already consumed from the stream by format sniffing."""
+
+    count = None  # how many frames it will give is not known before reading them
+
+    def __init__(self, stream: BinaryIO, *, start: int = 0, frames: int | None = None,
+                 header_prefix: bytes = b"") -> None:
+        self.stream, self.start, self.frames = stream, start, frames
+        rest = _read_line(stream, "header")
+        line = header_prefix + (rest or b"")
+        if not line.startswith(MAGIC):
+            raise InputError("not a Y4M stream (missing YUV4MPEG2 signature)")
+        self.info = parse_header(line)
+        self._size = stream_size(stream) if start else None
+
+    def _skip(self, n: int) -> int:
+        """Pass over n payload bytes; returns how many there were."""
+        if self._size is None:
+            return skip_bytes(self.stream, n)
+        pos = self.stream.tell()
+        got = max(0, min(n, self._size - pos))
+        self.stream.seek(pos + got)
+        return got
+
+    def __iter__(self) -> Iterator[bytes]:
+        stream, fb = self.stream, self.info.frame_bytes
+        index = kept = 0
+        while self.frames is None or kept < self.frames:
+            fh = _read_line(stream, f"frame {index} header")
+            if fh is None:
+                return
+            if not fh.startswith(b"FRAME") or (len(fh) > 5 and fh[5:6] != b" "):
+                raise InputError(f"Y4M frame {index}: expected FRAME header, got {fh[:20]!r}")
+            if index < self.start:
+                got, data = self._skip(fb), None
+            else:
+                data = read_exact(stream, fb)
+                got = len(data)
+            if got < fb:
+                raise InputError(
+                    f"Y4M frame {index} is truncated: {got} of {fb} bytes (incomplete file?)"
+                )
+            index += 1
+            if data is not None:
+                kept += 1
+                yield data
+
+
 def read_y4m(
     source: str | os.PathLike | BinaryIO,
     *,
@@ -132,34 +183,8 @@ def read_y4m(
                 return read_y4m(f, start=start, frames=frames, on_frames=on_frames)
         except OSError as e:
             raise InputError(f"cannot read {source}: {e.strerror or e}") from None
-    stream = source
-    rest = _read_line(stream, "header")
-    line = header_prefix + (rest or b"")
-    if not line.startswith(MAGIC):
-        raise InputError("not a Y4M stream (missing YUV4MPEG2 signature)")
-    info = parse_header(line)
-    fb = info.frame_bytes
-    buf = FrameBuffer(fb, info.width, info.height, on_frames)
-    index = 0
-    while frames is None or len(buf) < frames:
-        fh = _read_line(stream, f"frame {index} header")
-        if fh is None:
-            break
-        if not fh.startswith(b"FRAME") or (len(fh) > 5 and fh[5:6] != b" "):
-            raise InputError(f"Y4M frame {index}: expected FRAME header, got {fh[:20]!r}")
-        if index < start:
-            got = skip_bytes(stream, fb)
-        else:
-            data = read_exact(stream, fb)
-            got = len(data)
-        if got < fb:
-            raise InputError(
-                f"Y4M frame {index} is truncated: {got} of {fb} bytes (incomplete file?)"
-            )
-        if index >= start:
-            buf.append(data)
-        index += 1
-    return Clip(info, buf.array())
+    reader = Y4MFrames(source, start=start, frames=frames, header_prefix=header_prefix)
+    return collect(reader, reader.info, on_frames)
 
 
 def format_header(info: VideoInfo) -> bytes:
