@@ -25,18 +25,20 @@ from .atomic import atomic_output
 from .bitstream import Header, read_slt
 from .bitstream.format import LazySegment, open_slt
 from .bitstream.stream import read_slt_bytes
-from .decoder import Decoder, parse_frame_range
+from .decoder import Decoder, parse_frame_range, payload_frames
 from .devices import resolve_device
-from .encoder import SPOOL_SUFFIX, CheckpointOptions, EncodeOptions, encode_clip
+from .bitstream import write_file
+from .encoder import SPOOL_SUFFIX, CheckpointOptions, EncodeOptions, encode_clip, file_header, fit_segments, segment_seed
 from .spool import DirSpool
 from .fit.checkpoint import peek_fingerprint
 from .errors import InputError
 from .fit.trainer import EpochReport
-from .metrics.video import compare
+from .metrics.video import Comparison, compare
 from .progress import ProgressCallback, Throttle, quiet_warnings, warn
-from .rate import DEFAULT_BPP, checkpoint_widths, encode_at_bpp
+from .rate import DEFAULT_BPP, Extent, checkpoint_widths, encode_at_bpp, widths_for_bpp
 from .model.config import NetworkConfig
-from .video.io import RAW_EXTS, STREAM_FORMATS, guess_format, open_writer, output_paths, read_video
+from .segment import SegmentJob
+from .video.io import RAW_EXTS, STREAM_FORMATS, guess_format, open_video, open_writer, output_paths, read_video
 from .video.raw import write_all
 from .video.y4m import MAGIC as Y4M_MAGIC
 
@@ -170,6 +172,11 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
         raise InputError("--resume needs --checkpoint PATH when the output is stdout")
     if ckpt is not None and not resume and os.path.exists(ckpt) and not overwrite:
         raise InputError(f"{ckpt} holds an interrupted encode: add --resume to continue it, or -y to start over")
+    if options.segment_frames is not None:  # read, fit and measure one segment at a time
+        return _encode_streaming(input, output, size=size, fps=fps, frames=frames, start=start, matrix=matrix,
+                                 full_range=full_range, target=target, options=options, on_epoch=on_epoch,
+                                 ckpt=ckpt, resume=resume, checkpoint_minutes=checkpoint_minutes, stdin=stdin,
+                                 stdout=stdout, tell=tell, device=device)
     tell("read", 0, frames)
     clip = read_video(input, size=size, fps=fps, start=start, frames=frames, matrix=matrix,
                       full_range=full_range, stdin=stdin, on_frames=lambda n: tell("read", n, frames))
@@ -223,6 +230,116 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
         warn(f"the output ({report['bpp']:.3f} bpp) is larger than the input file ({report['input_bpp']:.3f} bpp); "
              f"a lower --bpp makes it smaller")
     return report
+
+
+def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_range, target, options, on_epoch,
+                      ckpt, resume, checkpoint_minutes, stdin, stdout, tell: Throttle, device) -> dict:
+    """encode with --segment-frames: the input is read one segment at a time (open_video's chunks),
+    each segment is fitted (here or on Ray), its payload goes to a spool beside the output (the
+    system's temporary folder for stdout without a checkpoint) and it is measured by decoding that
+    payload as it finishes; the file is then written from the spool. Memory depends on the segment,
+    not on the clip. Rate control sizes the network for one segment (every segment has the same
+    network): exact for the supermask methods, the first guess for the others (a streamed input
+    cannot be encoded again to correct it)."""
+    seg = options.segment_frames
+    t0 = time.perf_counter()
+    read = 0
+
+    def on_frames(n: int) -> None:
+        tell("read", n, frames)
+
+    with open_video(input, size=size, fps=fps, start=start, frames=frames, matrix=matrix, full_range=full_range,
+                    stdin=stdin, on_frames=on_frames) as src:
+        info = src.info
+        total = src.count if src.count is not None else None
+        if target is not None:
+            resumed = checkpoint_widths(peek_fingerprint(ckpt)) if resume and ckpt is not None else None
+            options = replace(options, **(resumed or widths_for_bpp(Extent(info, seg), options, target)))
+        layout = file_header(info, seg, options)  # the payloads' layout; the frame count comes at the end
+        if ckpt is not None:
+            spool = DirSpool(ckpt + SPOOL_SUFFIX)
+            if not resume:
+                spool.remove()
+        else:
+            spool = DirSpool()  # -o - without a checkpoint: a temporary folder
+        measured = Comparison(info)
+        fitted: list[int] = []
+
+        def segments():
+            nonlocal read
+            for i, chunk in enumerate(src.chunks(seg)):
+                job = SegmentJob(i, read, len(chunk), segment_seed(options, i))
+                read += len(chunk)
+                yield job, chunk
+
+        def measure(job, chunk, payload) -> None:
+            for off, batch in _batches(payload_frames(layout, job, payload, device)):
+                measured.add(chunk[off : off + batch.shape[0]], batch)
+            tell("measure", measured.frames, total)
+
+        plan = CheckpointOptions(ckpt, resume, checkpoint_minutes) if ckpt is not None else None
+        try:
+            jobs = fit_segments(segments(), layout, options, spool, checkpoint=plan, frames=total, on_epoch=on_epoch,
+                                on_progress=lambda done, all_, status: tell("fit", done, all_, status),
+                                on_segment=lambda index, psnr: fitted.append(index), on_payload=measure)
+        except BaseException:
+            if ckpt is None:
+                spool.remove()
+            raise
+    if frames is not None and read < frames:
+        warn(f"only {read} frames from frame {start} (asked for {frames}); encoding those")
+    header = file_header(info, read, options)
+    table = [(j.first_frame, j.frame_count, j.seed, spool.size(j.index)) for j in jobs]
+    payloads = (spool.get(j.index) for j in jobs)
+    if output == "-":
+        out = stdout or sys.stdout.buffer
+        size_bytes = write_file(_Writer(out), header, table, payloads)
+        out.flush()
+    else:
+        with atomic_output(output) as f:
+            size_bytes = write_file(f, header, table, payloads)
+    fit_seconds = time.perf_counter() - t0
+    if ckpt is not None:
+        remove_checkpoint(ckpt)
+    else:
+        spool.remove()
+    report = {
+        "bytes": size_bytes,
+        "bpp": bits_per_pixel(size_bytes, info.width, info.height, read),
+        "target_bpp": target,
+        "frames": read,
+        "width": info.width,
+        "height": info.height,
+        "fit_seconds": fit_seconds,  # reading, fitting and measuring: they are interleaved
+        "weights": header.network.num_weights() * len(jobs),
+        "device": str(device),
+        "segments_fitted": sorted(fitted),
+        "input_bpp": input_bits_per_pixel(input, read, frames is None and start == 0),
+        **measured.result(),
+    }
+    if report["input_bpp"] is not None and report["bpp"] > report["input_bpp"]:
+        warn(f"the output ({report['bpp']:.3f} bpp) is larger than the input file ({report['input_bpp']:.3f} bpp); "
+             f"a lower --bpp makes it smaller")
+    return report
+
+
+class _Writer:
+    """A binary stream whose writes all go through write_all (a pipe takes them whole or fails)."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+
+    def write(self, b: bytes) -> int:
+        write_all(self.f, b)
+        return len(b)
+
+
+def _batches(rendered: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """(offset within the segment, batch) of a segment's rendered batches."""
+    off = 0
+    for batch in rendered:
+        yield off, batch
+        off += batch.shape[0]
 
 
 def decode(

@@ -68,3 +68,12 @@ class Decoder:
         """uint8 I420 batches (B, H*W*3/2), exactly what every output format receives."""
         for rgb in self.render_rgb(frames, batch):
             yield rgb_to_yuv420(rgb, self.info).cpu().numpy()
+
+
+def payload_frames(header: Header, job, payload: bytes, device: torch.device) -> Iterator[np.ndarray]:
+    """uint8 I420 batches of one segment decoded from its payload bytes (a streamed encode
+    measures each segment so, as it finishes); `job` gives its place (first frame, count, seed)."""
+    from .bitstream.format import segment_layers
+
+    seg = Segment(job.first_frame, job.frame_count, job.seed, segment_layers(header, job.index, payload))
+    return Decoder(header, [seg], device).render(range(job.first_frame, job.first_frame + job.frame_count))

@@ -15,7 +15,7 @@ import ast
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .methods.supermask import level_entropy_bits  # noqa: F401  (part of the rate API)
 from .model.config import PRESETS, plan_network
@@ -26,6 +26,18 @@ from .video.clip import Clip
 DEFAULT_BPP = 0.2
 TOLERANCE = 0.05  # a file within 5 % of its target is on target
 MAX_TRIES = 3  # encodes of a method whose estimate is a guess
+
+
+@dataclass(frozen=True)
+class Extent:
+    """What rate control needs of a clip: its geometry and frame count (a streamed input's segment
+    stands for the clip: every segment has the same network)."""
+
+    info: object  # video.clip.VideoInfo
+    frames: int
+
+    def __len__(self) -> int:
+        return self.frames
 
 
 def candidate_widths(preset: str) -> list[dict]:
@@ -54,7 +66,7 @@ def widths_for_weights(width: int, height: int, preset: str, target_weights: flo
     return best
 
 
-def first_estimate(clip: Clip, opts) -> tuple[float, float]:
+def first_estimate(clip: Clip | Extent, opts) -> tuple[float, float]:
     """(bits per weight, bytes besides the weights) of a file of these options, from the method."""
     return opts.method_impl.size_estimate(clip.info.width, clip.info.height, len(clip), opts, opts.method_config())
 
@@ -69,7 +81,7 @@ def measured_estimate(data: bytes, opts, width: int, height: int) -> tuple[float
     return max(0.05, 8 * payload / opts.network(width, height).num_weights()), len(data) - payload
 
 
-def widths_for_bpp(clip: Clip, opts, bpp: float, bits_per_weight: float | None = None,
+def widths_for_bpp(clip: Clip | Extent, opts, bpp: float, bits_per_weight: float | None = None,
                    overhead: float | None = None) -> dict:
     """Width overrides (stem_hidden, c0, c_min) putting the file near `bpp` for this clip."""
     if bits_per_weight is None or overhead is None:

@@ -69,6 +69,13 @@ def payload_bytes(header: Header, index: int, layers: list) -> bytes:
     return _WRITER.payload_bytes(header, index, layers)
 
 
+def segment_layers(header: Header, index: int, payload: bytes) -> list:
+    """The decoded layers of one segment's payload in the current version (what a segment fitted
+    elsewhere, or waiting in a spool, decodes to), validated as the reader validates."""
+    payload = bytes(payload)
+    return _WRITER.read_payload(payload, header, index, 0, len(payload), None, decode=True)
+
+
 def assemble(header: Header, entries: list[tuple[int, int, int, bytes]]) -> bytes:
     """The .slt bytes of a header and its segments' (first frame, frame count, seed, payload) in
     frame order; everything is validated as the reader will."""
@@ -203,4 +210,4 @@ def read_slt(data: bytes) -> tuple[Header, list[Segment], dict[str, int]]:
 
 __all__ = ["GENERATORS", "MAGIC", "MATRICES", "PIX_FMTS", "READERS", "VERSION", "Header", "LazySegment", "Segment",
            "assemble", "check_magic", "file_size", "write_file", "header_bytes", "open_slt", "parse", "payload_bytes",
-           "read_header", "read_slt", "to_float32", "validate_header", "write_slt"]
+           "read_header", "read_slt", "segment_layers", "to_float32", "validate_header", "write_slt"]

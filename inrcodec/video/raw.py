@@ -151,9 +151,11 @@ class FrameBuffer:
         if fit == 0:
             raise InputError(f"one frame of {self.size} is more than the {self.limit >> 20} MiB of memory allowed "
                              f"for the input (INRCODEC_MAX_INPUT_MIB)")
+        segment = max(1, min(fit // 2, 300))  # a segment size that fits with room for the fit
         raise InputError(
             f"the input is too long to hold in memory: more than {fit} frames of {self.size} "
-            f"({self.limit >> 20} MiB allowed); encode part of it with --frames {fit} "
+            f"({self.limit >> 20} MiB allowed); encode it in segments read one at a time with "
+            f"--segment-frames {segment}, encode part of it with --frames {fit} "
             f"(and --start), or raise INRCODEC_MAX_INPUT_MIB"
         )
 
