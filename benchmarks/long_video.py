@@ -48,7 +48,7 @@ def memory(a) -> None:
             t0 = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True, text=True, check=True)
             rows.append((mult, a.frames * mult, float(out.stdout.strip()), time.perf_counter() - t0))
-    print(f"| clip | frames | segment | peak RSS MiB | wall s |\n|---|---|---|---|---|")
+    print("| clip | frames | segment | peak RSS MiB | wall s |\n|---|---|---|---|---|")
     for mult, n, rss, wall in rows:
         print(f"| {mult}x | {n} | {a.segment} | {rss:.0f} | {wall:.1f} |")
     print(f"8x / 1x peak RSS: {rows[1][2] / rows[0][2]:.3f}")

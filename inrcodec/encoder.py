@@ -17,8 +17,6 @@ from .devices import resolve_device
 from .errors import InputError
 from .fit.checkpoint import Checkpointer, Interrupted, ctrl_c_requests_stop, fingerprint
 from .fit.trainer import EpochReport, FitOptions
-from .methods.supermask import check_sparsity, default_sparsity  # noqa: F401  (kept importable from here)
-from .methods.trained import global_prune_masks  # noqa: F401
 from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
 from .model.rng import GENERATOR
 from .segment import FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, segment_jobs, segment_payload

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..video.clip import MATRICES  # the colour matrices the pipeline converts; id = index (append only)
+from ..video.clip import MATRICES  # noqa: F401  the colour matrices the pipeline converts; id = index (append only)
 from . import limits as L
 from .cursor import Cursor, fail
 

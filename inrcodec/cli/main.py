@@ -84,10 +84,10 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 def _warn_unused(ctx: click.Context, method: str) -> None:
-    for name, methods in METHOD_OPTIONS.items():
-        if _given(ctx, name) and method not in methods:
+    for name, users in METHOD_OPTIONS.items():
+        if _given(ctx, name) and method not in users:
             flag = "--" + name.replace("_", "-")
-            warn(f"{flag} has no effect with --method {method} (it applies to {', '.join(methods)})")
+            warn(f"{flag} has no effect with --method {method} (it applies to {', '.join(users)})")
 
 
 class StdoutClosed(Exception):
