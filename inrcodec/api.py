@@ -286,6 +286,10 @@ def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_r
             if ckpt is None:
                 spool.remove()
             raise
+    steps = sum(-(-j.frame_count // options.fit.batch_size) * options.fit.epochs for j in jobs)
+    tell("read", read, read, force=True)  # the totals are known now (a pipe's were not)
+    tell("fit", steps, steps, f"{len(jobs)} segments", force=True)
+    tell("measure", measured.frames, read, force=True)
     if frames is not None and read < frames:
         warn(f"only {read} frames from frame {start} (asked for {frames}); encoding those")
     header = file_header(info, read, options)
