@@ -50,7 +50,7 @@ def main() -> None:
     clip = read_video(args.input, frames=args.frames)
     device = resolve_device("cpu")
     base = EncodeOptions(preset=args.preset, device="cpu", seed=args.seed,
-                         fit=FitOptions(epochs=args.epochs, threads=args.threads))
+                         fit=FitOptions(epochs=args.epochs, threads=args.threads, seed=args.seed))
     tries: list[float] = []
     encode = bench_run.encode_clip
 
