@@ -86,6 +86,27 @@ def test_sampled_thresholds_give_nested_masks_near_the_target_densities():
         assert [int((level >= k).sum()) for k in range(1, 4)] == level_counts_for(level.numel(), SPARSITY)
 
 
+def test_layers_no_larger_than_the_sample_get_exact_thresholds_in_a_fitting_step():
+    # A sample drawn with replacement from a few values repeats each of them; its order statistic
+    # then drops every copy of the value it lands on. The 0.9/0.97/0.99 schedule's 27-weight head
+    # kept 2 / 0 / 0 weights that way (an RGB channel went constant): small layers are selected
+    # exactly, large ones still from their sample.
+    sparsity = (0.9, 0.97, 0.99)
+    g = torch.Generator().manual_seed(0)
+    small = SupermaskWeight(torch.from_numpy(random_signs(3, 0, (3, 9, 1, 1))), sparsity, 9, 1.0, generator=g)
+    large = SupermaskWeight(torch.from_numpy(random_signs(3, 1, (400, 50))), sparsity, 50, 1.0, generator=g)
+    assert small.signs.numel() <= SAMPLE < large.signs.numel()
+    for _ in range(3):
+        with torch.no_grad():
+            for m in (small, large):
+                m.scores.normal_(generator=g)
+        refresh_masks([small, large])
+        level = small.level.flatten()
+        assert [int((level >= k).sum()) for k in range(1, 4)] == level_counts_for(27, sparsity) == [3, 1, 1]
+        sampled_t = torch.kthvalue(large.scores.detach().abs().flatten()[large.sample], int(0.9 * SAMPLE)).values
+        assert int((large.level >= 1).sum()) == int((large.scores.detach().abs() > sampled_t).sum())
+
+
 def test_installed_levels_stay_until_unfrozen_and_fold_like_the_decoder():
     layer = make_layer()
     level = torch.randint(0, 4, layer.signs.shape)
