@@ -292,6 +292,8 @@ def info(input: str, stdin=None) -> dict:
 
 
 def network_summary(config: NetworkConfig) -> dict:
+    if not isinstance(config, NetworkConfig):  # slt-grid's GridConfig
+        return config.summary()
     return {
         "pe_levels": config.pe_levels,
         "stem_hidden": config.stem_hidden,

@@ -18,7 +18,7 @@ from .fit.checkpoint import Checkpointer, Interrupted, ctrl_c_requests_stop, fin
 from .fit.trainer import EpochReport, FitOptions
 from .methods.supermask import check_sparsity, default_sparsity  # noqa: F401  (kept importable from here)
 from .methods.trained import global_prune_masks  # noqa: F401
-from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
+from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network  # noqa: F401  (plan_network kept importable)
 from .model.rng import GENERATOR
 from .segment import FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, segment_jobs, segment_payload
 from .segment import segment_seed as _segment_seed
@@ -48,6 +48,7 @@ class EncodeOptions:
     quant_bits: int = 8  # dense, sparse: bits of the per-layer uniform quantisation
     prune: float = 0.4  # sparse: fraction of the weights pruned (global magnitude pruning), as in NeRV
     finetune: float = 0.2  # sparse: fraction of the epochs spent fine-tuning after pruning
+    lmbda: float | None = None  # slt-grid: the rate-distortion weight (None: its default, or rate control's)
     fit: FitOptions = field(default_factory=FitOptions)
 
     @property
@@ -87,10 +88,12 @@ class EncodeOptions:
 
     def fixed_network(self) -> bool:
         """Whether the caller chose the network (a preset or a width): then no default rate applies."""
-        return self.preset is not None or any(v is not None for v in (self.stem_hidden, self.c0, self.c_min))
+        return (self.preset is not None or self.lmbda is not None
+                or any(v is not None for v in (self.stem_hidden, self.c0, self.c_min)))
 
     def network(self, width: int, height: int) -> NetworkConfig:
-        return plan_network(width, height, self.preset_name, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)
+        """The network config these options store (the method's: the preset's NeRV plan but for slt-grid)."""
+        return self.method_impl.network(self, width, height)
 
     def settings(self) -> dict:
         """Everything that shapes the fitted result (what a resume must match)."""
