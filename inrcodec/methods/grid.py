@@ -77,7 +77,7 @@ class GridMethod(SupermaskMethod):
 
     def __init__(self, name: str, id: int, summary: str, tuned_fit: dict | None = None) -> None:
         super().__init__(name, id, summary, tuned_fit=tuned_fit)
-        self.options_used = ("levels", "sparsity", "lr_scales", "lmbda", "c0")
+        self.options_used = ("levels", "sparsity", "lr_scales", "lmbda")  # and --channels, as every method
 
     # -- options ------------------------------------------------------------------------------
     def config(self, options) -> GridOptions:
