@@ -121,6 +121,7 @@ def parse_layout(data: bytes) -> Layout:
         take("hidden", "H")
         n_blocks = take("synth_layers", "B") - 1  # so that n_layers below is in + hidden + out
         take("synth_kernel", "B")
+        take("grid_shared", "B")
     else:
         take("pe_levels", "H")
         take("pe_base", "f")

@@ -158,3 +158,31 @@ def test_rate_search_moves_lambda_the_right_way():
     assert too_big > first
     between = m.rate_overrides(0.1, [({"lmbda": first}, 0.2), ({"lmbda": too_big}, 0.05)])["lmbda"]
     assert first < between < too_big
+
+
+def test_shared_coarse_grids_round_trip(monkeypatch, tmp_path):
+    """The temporal path: the coarsest grids held once per segment (grid_shared in the header)."""
+    from inrcodec.methods import grid
+
+    monkeypatch.setattr(grid, "SHARED", 1)
+    data = encode_clip(synthetic_clip(64, 48, frames=3), _options(epochs=6, lmbda=0.001, segment_frames=2))  # 2 grids
+    header, segments, sizes = read_slt(data)
+    assert header.network.shared == 1 and len(segments) == 2
+    for seg in segments:
+        g = seg.layers[-1].grids
+        assert g[-1].shape[0] == 1 and g[0].shape[0] == seg.frame_count
+    assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
+    path = tmp_path / "s.slt"
+    path.write_bytes(data)
+    api.decode(str(path), str(tmp_path / "s.y4m"), device="cpu")
+    bad = replace_grid(segments[0].layers, -1, np.zeros((2,) + segments[0].layers[-1].grids[-1].shape[1:], np.int16))
+    with pytest.raises(ValueError, match="latent grid"):
+        fmt.payload_bytes(header, 0, bad, 2)
+
+
+def replace_grid(layers, li, array):
+    from inrcodec.methods.grid import GridLatents
+
+    grids = list(layers[-1].grids)
+    grids[li] = array
+    return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids)]

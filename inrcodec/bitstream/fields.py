@@ -87,6 +87,7 @@ GRID_V2 = (
     Field("hidden", "H", "network config", label="network hidden", lo=1, hi=L.MAX_GRID_HIDDEN),
     Field("synth_layers", "B", "network config", label="network synth_layers", lo=0, hi=L.MAX_GRID_LAYERS),
     Field("synth_kernel", "B", "network config", label="network synth_kernel", lo=1, hi=L.MAX_KERNEL),
+    Field("grid_shared", "B", "network config", label="network grid_shared", lo=0, hi=L.MAX_GRID_LEVELS),
 )
 CONFIG_FIELDS = {"nerv": NERV_FIELDS, "grid": GRID_V2}  # a method's config_fields -> its header fields
 TABLE_V1 = (Field("segments", "H", "segment table"),)

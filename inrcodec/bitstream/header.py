@@ -72,7 +72,7 @@ def header_values(h: Header, version: int) -> dict:
     }
     if not isinstance(net, NetworkConfig):  # slt-grid's GridConfig
         return {**common, "grid_first": net.first, "grid_levels": net.levels, "grid_channels": net.channels,
-                "hidden": net.hidden, "synth_layers": net.layers, "synth_kernel": net.kernel}
+                "hidden": net.hidden, "synth_layers": net.layers, "synth_kernel": net.kernel, "grid_shared": net.shared}
     return {
         **common, "pe_levels": net.pe_levels, "pe_base": net.pe_base, "stem_hidden": net.stem_hidden,
         "grid_h": net.grid_h, "grid_w": net.grid_w, "kernel": net.kernel, "n_blocks": len(net.strides),
@@ -91,7 +91,7 @@ def header_from_values(v: dict) -> Header:
 
         check_ranges(GRID_V2, v)
         network = GridConfig(first=v["grid_first"], levels=v["grid_levels"], channels=v["grid_channels"],
-                             hidden=v["hidden"], layers=v["synth_layers"], kernel=v["synth_kernel"])
+                             hidden=v["hidden"], layers=v["synth_layers"], kernel=v["synth_kernel"], shared=v["grid_shared"])
     else:
         network = _nerv_config(v)
     return Header(

@@ -15,6 +15,7 @@ from ..bench.run import NEURAL_METHODS, STANDARD_CODECS, run_bench
 from ..encoder import EncodeOptions
 from ..errors import InrcodecError
 from ..fit.trainer import FitOptions
+from ..threads import FIT_THREADS, requested_threads
 from ..metrics.flip import flip_unavailable_reason
 from ..model.config import DEFAULT_PRESET
 from ..video.io import parse_fps, parse_size, read_video
@@ -154,7 +155,7 @@ def bench(input, bpp, size, fps, frames, start, epochs, preset, methods, codecs,
     if unknown:
         raise InrcodecError(f"unknown codec {unknown[0]!r} (choose from {', '.join(STANDARD_CODECS)})")
     base = EncodeOptions(preset=preset or DEFAULT_PRESET, device=device, quant_bits=QUICK["quant_bits"] if quick else 8,
-                         fit=FitOptions(epochs=epochs or FitOptions.epochs))
+                         fit=FitOptions(epochs=epochs or FitOptions.epochs, threads=requested_threads() or FIT_THREADS))
     base.validate()
     targets = _bpps(bpp or "0.1")
     if out_dir and os.path.isfile(out_dir):

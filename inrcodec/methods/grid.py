@@ -41,6 +41,7 @@ DEFAULT_LAMBDA = 0.05  # MSE (RGB in [0, 1]) + lambda * bits per pixel
 DEFAULT_HIDDEN = 24
 LATENT_LR = 0.3  # Adam's rate on the latents (one step per frame and epoch)
 MODEL_LR = 0.05  # ... on the probability model's logits
+SHARED = 2  # the coarsest grids shared by a segment's frames (the temporal path; docs/results.md measures it)
 LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
 # lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
 LAMBDA_AT_01 = 0.15
@@ -96,7 +97,8 @@ class GridMethod(SupermaskMethod):
         from ..model.grid import GridConfig
 
         levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 3))  # 1/2 .. 1/32 (at least 8 cells)
-        return GridConfig(first=1, levels=levels, channels=1, hidden=options.c0 or DEFAULT_HIDDEN, layers=1, kernel=3)
+        return GridConfig(first=1, levels=levels, channels=1, hidden=options.c0 or DEFAULT_HIDDEN, layers=1, kernel=3,
+                          shared=min(SHARED, levels - 1))
 
     def validate_network(self, net, width: int, height: int) -> None:
         from ..model.grid import GridConfig
@@ -107,6 +109,8 @@ class GridMethod(SupermaskMethod):
             fail(f"network grids 2^-{net.first} .. 2^-{net.first + net.levels - 1} go beyond 2^-14")
         if net.kernel % 2 != 1:
             fail(f"network synth_kernel {net.kernel} is not odd")
+        if net.shared > net.levels:
+            fail(f"network grid_shared {net.shared} exceeds its {net.levels} grids")
 
     def decode_cost(self, config, width: int, height: int) -> DecodeCost:
         """Whole-frame upsampling, then the synthesis in row bands: a band of one output row holds
@@ -161,15 +165,14 @@ class GridMethod(SupermaskMethod):
             raise ValueError(f"segment {index}: theta must be ({net.levels}, {net.channels}) integers in 1..65535")
         if len(lat.grids) != net.levels:
             raise ValueError(f"segment {index}: {len(lat.grids)} latent grids, the network has {net.levels}")
-        count = None
+        frames = np.asarray(lat.grids[0]).shape[0] if frames is None and net.shared < net.levels else (frames or 1)
         mags, coded = [], []
         for li, (g, (h, w)) in enumerate(zip(lat.grids, grid_shapes)):
             g = np.asarray(g)
-            count = g.shape[0] if count is None else count
-            if g.ndim != 4 or g.shape[1:] != (net.channels, h, w) or g.shape[0] != count or (
-                    frames is not None and g.shape[0] != frames) or not np.issubdtype(g.dtype, np.integer):
+            t = net.grid_frames(li, frames)
+            if g.shape != (t, net.channels, h, w) or not np.issubdtype(g.dtype, np.integer):
                 raise ValueError(f"segment {index}: latent grid {li} must be integers of shape "
-                                 f"({frames or 'T'}, {net.channels}, {h}, {w}), got {g.dtype} {g.shape}")
+                                 f"({t}, {net.channels}, {h}, {w}), got {g.dtype} {g.shape}")
             m = [int(np.abs(g[:, c]).max()) if g.size else 0 for c in range(net.channels)]
             if max(m, default=0) > MAX_MAGNITUDE:
                 raise ValueError(f"segment {index}: latents of grid {li} exceed {MAX_MAGNITUDE} in magnitude")
@@ -184,9 +187,9 @@ class GridMethod(SupermaskMethod):
     def read_payload(self, cur, header, index: int, frames: int, sizes: dict, decode: bool) -> list:
         net = header.network
         where = f"segment {index}"
-        per_frame = net.latents_per_frame(header.width, header.height)
-        if frames * per_frame > MAX_SEGMENT_LATENTS:
-            fail(f"{where}: {frames} frames of {per_frame} latents exceed the limit of {MAX_SEGMENT_LATENTS}")
+        total = net.segment_latents(header.width, header.height, frames)
+        if total > MAX_SEGMENT_LATENTS:
+            fail(f"{where}: {frames} frames hold {total} latents, more than the limit of {MAX_SEGMENT_LATENTS}")
         layers = super().read_payload(cur, header, index, frames, sizes, decode)
         n = net.levels * net.channels
         vals = cur.fmt(f"{2 * n}H", f"payload of {where} (latent model)")
@@ -207,9 +210,10 @@ class GridMethod(SupermaskMethod):
             words = cur.words(n_words, decode)
             sizes[f"latents/l{li}"] += 4 + 4 * n_words
             if decode:
-                got = decode_grids(words, [(frames * h * w, int(theta[li, c]), int(mags[li, c])) for c in range(net.channels)],
+                t = net.grid_frames(li, frames)
+                got = decode_grids(words, [(t * h * w, int(theta[li, c]), int(mags[li, c])) for c in range(net.channels)],
                                    f"{where} latent grid {li}")
-                grids.append(np.stack([g.reshape(frames, h, w) for g in got], axis=1))
+                grids.append(np.stack([g.reshape(t, h, w) for g in got], axis=1))
         if not decode:
             return None
         return layers + [GridLatents(theta=theta, grids=grids)]
@@ -274,8 +278,11 @@ class GridFitter(nn.Module):
         self.count = frames.shape[0]
         cfg = net.config
         self.shapes = cfg.grid_shapes(info.width, info.height)
+        # grid li of frame i is latents[self.slot[li] + (i if the grid is per frame else 0)]
+        self.held = [cfg.grid_frames(li, self.count) for li in range(cfg.levels)]
+        self.slot = [sum(self.held[:li]) for li in range(cfg.levels)]
         self.latents = nn.ParameterList([nn.Parameter(torch.zeros((cfg.channels, h, w), device=device))
-                                         for _ in range(self.count) for h, w in self.shapes])
+                                         for (h, w), t in zip(self.shapes, self.held) for _ in range(t)])
         self.logits = nn.Parameter(torch.zeros((cfg.levels, cfg.channels), device=device))
         self.parts = SupermaskParts(list(net.weights))
         groups = self.parts.param_groups(opts)
@@ -290,8 +297,7 @@ class GridFitter(nn.Module):
         self.psnr = float("nan")
 
     def grids(self, i: int) -> list[torch.Tensor]:
-        n = len(self.shapes)
-        return [self.latents[i * n + li] for li in range(n)]
+        return [self.latents[self.slot[li] + (i if t > 1 else 0)] for li, t in enumerate(self.held)]
 
     def _quantised(self, g: torch.Tensor) -> torch.Tensor:
         if self.step < (1.0 - LATE) * self.total_steps:
@@ -310,7 +316,9 @@ class GridFitter(nn.Module):
         q = [self._quantised(g)[None] for g in self.grids(i)]
         out = self.net.synthesize(q)
         mse = F.mse_loss(out, target)
-        bits = sum(latent_bits(y, self.logits[li]) for li, y in enumerate(q))
+        # a shared grid's bits are paid once per segment: each frame's step carries its share
+        bits = sum(latent_bits(y, self.logits[li]) * (1.0 if t > 1 else 1.0 / self.count)
+                   for li, (y, t) in enumerate(zip(q, self.held)))
         loss = mse + self.lmbda * bits / (self.info.width * self.info.height)
         loss.backward()
         self.optimizer.step()
@@ -349,7 +357,7 @@ class GridFitter(nn.Module):
         n = len(self.shapes)
         grids, theta = [], np.zeros((n, self.net.config.channels), dtype=np.uint16)
         for li in range(n):
-            g = torch.stack([self.latents[i * n + li].detach() for i in range(self.count)])
+            g = torch.stack([self.latents[self.slot[li] + i].detach() for i in range(self.held[li])])
             g = torch.round(g).clamp_(-MAX_MAGNITUDE, MAX_MAGNITUDE).to("cpu", torch.int16).numpy()
             grids.append(g)
             for c in range(g.shape[1]):
@@ -367,7 +375,7 @@ class GridFitter(nn.Module):
                          torch.from_numpy(lp.scales).to(self.device)) for m, lp in zip(self.net.weights, layers)]
         se = 0.0
         for i in range(self.count):
-            grids = [torch.from_numpy(g[i : i + 1].astype(np.float32)).to(self.device) for g in layers[-1].grids]
+            grids = [torch.from_numpy(g[i : i + 1] if g.shape[0] > 1 else g).float().to(self.device) for g in layers[-1].grids]
             out = self.net.synthesize(grids, w).clamp_(0, 1)
             se += float((out - self._rgb(self.frames[i : i + 1], self.info)).square().sum())
         self.psnr = mse_to_psnr(se / (self.count * 3 * self.info.width * self.info.height))

@@ -35,6 +35,15 @@ class GridConfig:
     hidden: int  # synthesis width
     layers: int  # hidden 1x1 layers after the first
     kernel: int  # the last convolution's kernel (odd)
+    shared: int = 0  # the coarsest grids held once per segment, for all its frames (0: every grid per frame)
+
+    def grid_frames(self, level: int, frames: int) -> int:
+        """Frames of latents grid `level` holds in a segment of `frames` frames (1 when shared)."""
+        return 1 if level >= self.levels - self.shared else frames
+
+    def segment_latents(self, width: int, height: int, frames: int) -> int:
+        return self.channels * sum(self.grid_frames(li, frames) * h * w
+                                   for li, (h, w) in enumerate(self.grid_shapes(width, height)))
 
     def grid_shapes(self, width: int, height: int) -> list[tuple[int, int]]:
         """(rows, columns) of each grid: ceil(frame / 2^(first + level))."""
@@ -60,7 +69,7 @@ class GridConfig:
         return 4 * c_in + self.hidden * c_in + self.layers * self.hidden**2 + 3 * self.hidden * self.kernel**2
 
     def summary(self) -> dict:
-        return {"grid_first": self.first, "grid_levels": self.levels, "grid_channels": self.channels,
+        return {"grid_first": self.first, "grid_levels": self.levels, "grid_channels": self.channels, "grid_shared": self.shared,
                 "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel}
 
 
@@ -120,21 +129,23 @@ class GridSynthesis(nn.Module):
 
 
 class GridDecoderNet(nn.Module):
-    """A decoded segment: its latents (float32, per grid (T, C, h, w)) and its folded synthesis.
+    """A decoded segment: its latents (float32, per grid (T, C, h, w), or (1, C, h, w) for a grid
+    shared by the segment's frames) and its folded synthesis.
     Called with frame positions t in [0, 1] (decoder.py), it renders those frames."""
 
     def __init__(self, synthesis: GridSynthesis, latents: Sequence[torch.Tensor]) -> None:
         super().__init__()
         self.synthesis = synthesis
         self.latents = list(latents)
-        self.frames = int(latents[0].shape[0])
+        self.frames = max(int(g.shape[0]) for g in latents)
 
     def indices(self, t: torch.Tensor) -> torch.Tensor:
         return torch.round(t.double() * max(self.frames - 1, 1)).long().clamp_(0, self.frames - 1)
 
     def render(self, t: torch.Tensor, budget: int) -> torch.Tensor:
         idx = self.indices(t).to(self.latents[0].device)
-        return self.synthesis.render_rows([g.index_select(0, idx) for g in self.latents], budget)
+        grids = [g.index_select(0, idx if g.shape[0] == self.frames else torch.zeros_like(idx)) for g in self.latents]
+        return self.synthesis.render_rows(grids, budget)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.render(t, 1 << 62)
