@@ -144,13 +144,14 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")
 @click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
-              "(within a few percent for slt, slt-fixed, supermask; dense, sparse: up to 3 encodes, each corrected by the last's size). "
+              "(within a few percent for slt, slt-fixed, supermask; dense, sparse: up to 3 encodes, each corrected by the last's size; "
+              "slt-grid: up to 3 encodes searching --lambda instead). "
               f"Default: {DEFAULT_BPP:g} unless --preset or a width is given.")
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
 @click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
 @click.option("--min-channels", "c_min", type=int, help="Override the preset's narrowest feature width.")
-@click.option("--lambda", "lmbda", type=float, help="slt-grid: the rate-distortion weight lambda of MSE + lambda * bpp "
-              "(a fixed rate: no --bpp rate control then; default 0.05 when neither is given).")
+@click.option("--lambda", "lmbda", type=float, help="slt-grid: the rate-distortion weight lambda of MSE + lambda * bpp; "
+              "it fixes the rate (no rate control then). Without it, slt-grid searches lambda for --bpp.")
 @click.option("--fixed-gain", type=float, default=1.0, show_default=True,
               help="slt-fixed: the fixed scale as a multiple of the activation-preserving one.")
 @click.option("--checkpoint", help="Where to save the fit's state (default OUTPUT.ckpt).")
