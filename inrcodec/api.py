@@ -153,6 +153,8 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
             raise InputError(f"--bpp must be a positive number, got {bpp}")
         if any(v is not None for v in (options.stem_hidden, options.c0, options.c_min)):
             raise InputError("--bpp chooses the widths itself: drop --stem-hidden/--channels/--min-channels")
+        if options.lmbda is not None and options.method_impl.rate_overrides(bpp, []) is not None:
+            raise InputError("--bpp searches --lambda itself: give one of them")
     target = bpp if bpp is not None else (None if options.fixed_network() else DEFAULT_BPP)
     check_overwrite(output, overwrite, overwrite_hint)
     options.validate()  # every option check before the (possibly long) read and fit

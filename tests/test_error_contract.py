@@ -71,6 +71,7 @@ ENCODE = [
     (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "nan"], "--lambda"),
     (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "-1"], "--lambda"),
     (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--channels", "0"], "--channels"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "0.01", "--bpp", "0.1"], "give one of them"),
     (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--channels", "300"], "--channels"),
     (["in.y4m", "-o", "o.slt", "--preset", "tiny", "--channels", "512", "--min-channels", "512", "--device", "cpu"],
      "multiply-adds per pixel"),

@@ -186,3 +186,24 @@ def replace_grid(layers, li, array):
     grids = list(layers[-1].grids)
     grids[li] = array
     return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids)]
+
+
+def test_an_interrupted_fit_resumes_to_the_same_payload():
+    from inrcodec.encoder import file_header
+    from inrcodec.segment import FitHooks, Stopped, fit_segment, segment_jobs, segment_payload
+
+    clip = synthetic_clip(frames=3)
+    opts = _options(epochs=3, lmbda=0.001)
+    job = segment_jobs(3, None, opts.seed)[0]
+    whole = fit_segment(job, clip.frames, clip.info, opts)
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 5  # in the middle of the second epoch
+
+    with pytest.raises(Stopped) as stopped:
+        fit_segment(job, clip.frames, clip.info, opts, hooks=FitHooks(should_stop=stop))
+    resumed = fit_segment(job, clip.frames, clip.info, opts, state=stopped.value.state)
+    header = file_header(clip.info, 3, opts)
+    assert segment_payload(header, resumed) == segment_payload(header, whole)

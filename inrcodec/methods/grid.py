@@ -294,6 +294,7 @@ class GridFitter(nn.Module):
         self.generator = torch.Generator().manual_seed(opts.seed)
         self.noise = torch.Generator(device=device).manual_seed(opts.seed + 1)
         self.epoch, self.step, self.seconds = 0, 0, 0.0
+        self.perm: torch.Tensor | None = None
         self.psnr = float("nan")
 
     def grids(self, i: int) -> list[torch.Tensor]:
@@ -330,16 +331,18 @@ class GridFitter(nn.Module):
 
         while self.epoch < self.opts.epochs:
             t0 = time.perf_counter()
-            perm = torch.randperm(self.count, generator=self.generator)
+            if self.perm is None:  # this epoch's frame order (fitter state: a resumed epoch keeps it)
+                self.perm = torch.randperm(self.count, generator=self.generator)
             total = torch.zeros((), device=self.device)
             start = self.step - self.epoch * self.count  # an epoch interrupted at a step resumes there
             for pos in range(start, self.count):
                 if should_stop is not None and should_stop():
                     self.seconds += time.perf_counter() - t0
                     return False
-                total += self.train_step(int(perm[pos]))
+                total += self.train_step(int(self.perm[pos]))
                 if on_step is not None:
                     on_step(self.step)
+            self.perm = None
             self.epoch += 1
             psnr = self.evaluate() if self.epoch == self.opts.epochs else None
             self.seconds += time.perf_counter() - t0
@@ -389,7 +392,8 @@ class GridFitter(nn.Module):
     def state_dict(self, *args, **kwargs) -> dict:  # noqa: D401 - the checkpoint's state, not nn.Module's
         return {"params": {k: v.detach().cpu() for k, v in super().state_dict().items()},
                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                "noise": self.noise.get_state().cpu(), "epoch": self.epoch, "step": self.step, "seconds": self.seconds}
+                "noise": self.noise.get_state().cpu(), "epoch": self.epoch, "step": self.step, "seconds": self.seconds,
+                "perm": self.perm if self.perm is not None else torch.empty(0, dtype=torch.long)}
 
     def load_state_dict(self, state: dict, *args, **kwargs) -> None:
         super().load_state_dict(state["params"])
@@ -397,3 +401,4 @@ class GridFitter(nn.Module):
         self.generator.set_state(state["generator"])
         self.noise.set_state(state["noise"])
         self.epoch, self.step, self.seconds = int(state["epoch"]), int(state["step"]), float(state["seconds"])
+        self.perm = state["perm"] if state["perm"].numel() else None
