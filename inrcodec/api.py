@@ -163,6 +163,8 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
             raise InputError(f"--bpp must be a positive number, got {bpp}")
         if any(v is not None for v in (options.stem_hidden, options.c0, options.c_min)):
             raise InputError("--bpp chooses the widths itself: drop --stem-hidden/--channels/--min-channels")
+        if options.lmbda is not None and options.method_impl.rate_overrides(bpp, []) is not None:
+            raise InputError("--bpp searches --lambda itself: give one of them")
     target = bpp if bpp is not None else (None if options.fixed_network() else DEFAULT_BPP)
     check_overwrite(output, overwrite, overwrite_hint)
     options.validate()  # every option check before the (possibly long) read and fit
@@ -254,7 +256,8 @@ def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_r
         total = src.count if src.count is not None else None
         if target is not None:
             resumed = checkpoint_widths(peek_fingerprint(ckpt)) if resume and ckpt is not None else None
-            options = replace(options, **(resumed or widths_for_bpp(Extent(info, seg), options, target)))
+            first = options.method_impl.rate_overrides(target, [])  # a method's own first guess (slt-grid: lambda)
+            options = replace(options, **(resumed or first or widths_for_bpp(Extent(info, seg), options, target)))
         layout = file_header(info, seg, options)  # the payloads' layout; the frame count comes at the end
         if ckpt is not None:
             spool = DirSpool(ckpt + SPOOL_SUFFIX)
@@ -425,6 +428,8 @@ def info(input: str, stdin=None) -> dict:
 
 
 def network_summary(config: NetworkConfig) -> dict:
+    if not isinstance(config, NetworkConfig):  # slt-grid's GridConfig
+        return config.summary()
     return {
         "pe_levels": config.pe_levels,
         "stem_hidden": config.stem_hidden,

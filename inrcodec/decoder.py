@@ -14,7 +14,7 @@ from . import methods
 from .bitstream import Header, Segment
 from .frame_range import decode_range
 from .model.nerv import frame_positions, inference_batch
-from .model.strips import activation_budget, render
+from .model.strips import activation_budget
 from .video.clip import VideoInfo
 from .video.colour import rgb_to_yuv420
 
@@ -62,7 +62,7 @@ class Decoder:
             hi = min(frames.stop, seg.first_frame + seg.frame_count)
             for start in range(lo, hi, batch):
                 idx = torch.arange(start, min(hi, start + batch), device=self.device) - seg.first_frame
-                yield render(self._net(si), frame_positions(idx, seg.frame_count), budget)
+                yield self.method.render(self._net(si), frame_positions(idx, seg.frame_count), budget)
 
     def render(self, frames: range, batch: int | None = RENDER_BATCH) -> Iterator[np.ndarray]:
         """uint8 I420 batches (B, H*W*3/2), exactly what every output format receives."""
@@ -75,5 +75,5 @@ def payload_frames(header: Header, job, payload: bytes, device: torch.device) ->
     measures each segment so, as it finishes); `job` gives its place (first frame, count, seed)."""
     from .bitstream.format import segment_layers
 
-    seg = Segment(job.first_frame, job.frame_count, job.seed, segment_layers(header, job.index, payload))
+    seg = Segment(job.first_frame, job.frame_count, job.seed, segment_layers(header, job.index, payload, job.frame_count))
     return Decoder(header, [seg], device).render(range(job.first_frame, job.first_frame + job.frame_count))

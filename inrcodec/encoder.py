@@ -17,7 +17,7 @@ from .devices import resolve_device
 from .errors import InputError
 from .fit.checkpoint import Checkpointer, Interrupted, ctrl_c_requests_stop, fingerprint
 from .fit.trainer import EpochReport, FitOptions
-from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network
+from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network  # noqa: F401  (plan_network kept importable)
 from .model.rng import GENERATOR
 from .segment import FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, segment_jobs, segment_payload
 from .spool import DirSpool, MemorySpool
@@ -48,6 +48,7 @@ class EncodeOptions:
     quant_bits: int = 8  # dense, sparse: bits of the per-layer uniform quantisation
     prune: float = 0.4  # sparse: fraction of the weights pruned (global magnitude pruning), as in NeRV
     finetune: float = 0.2  # sparse: fraction of the epochs spent fine-tuning after pruning
+    lmbda: float | None = None  # slt-grid: the rate-distortion weight (None: its default, or rate control's)
     fit: FitOptions = field(default_factory=FitOptions)
     # where segments run (not what they produce: outside settings()): a local Ray runtime with this
     # many workers, or an existing Ray cluster (cluster.py); neither = in this process, in order
@@ -100,10 +101,12 @@ class EncodeOptions:
 
     def fixed_network(self) -> bool:
         """Whether the caller chose the network (a preset or a width): then no default rate applies."""
-        return self.preset is not None or any(v is not None for v in (self.stem_hidden, self.c0, self.c_min))
+        return (self.preset is not None or self.lmbda is not None
+                or any(v is not None for v in (self.stem_hidden, self.c0, self.c_min)))
 
     def network(self, width: int, height: int) -> NetworkConfig:
-        return plan_network(width, height, self.preset_name, stem_hidden=self.stem_hidden, c0=self.c0, c_min=self.c_min)
+        """The network config these options store (the method's: the preset's NeRV plan but for slt-grid)."""
+        return self.method_impl.network(self, width, height)
 
     def settings(self) -> dict:
         """Everything that shapes the fitted result (what a resume must match)."""

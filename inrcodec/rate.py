@@ -103,14 +103,17 @@ def encode_at_bpp(clip: Clip, opts, bpp: float, encode: Callable[[object, int], 
     info = clip.info
     pixels = info.width * info.height * len(clip)
     bits_per_weight, overhead = first_estimate(clip, opts)
-    best = None
+    best, tries = None, []
     for trial_no in range(max_tries):
-        widths = start if trial_no == 0 and start else widths_for_bpp(clip, opts, bpp, bits_per_weight, overhead)
+        widths = opts.method_impl.rate_overrides(bpp, tries)  # a method's own search (slt-grid: lambda)
+        if widths is None:
+            widths = start if trial_no == 0 and start else widths_for_bpp(clip, opts, bpp, bits_per_weight, overhead)
         trial = replace(opts, **widths)
         t0 = time.perf_counter()
         data = encode(trial, trial_no)
         seconds = time.perf_counter() - t0
         real = 8 * len(data) / pixels
+        tries.append((widths, real))
         if best is None or abs(real / bpp - 1) < abs(best[2] / bpp - 1):
             best = (data, trial, real, seconds)
         if abs(real / bpp - 1) <= TOLERANCE:

@@ -104,4 +104,4 @@ def fit_segment(job: SegmentJob, frames: np.ndarray, info, options, state: dict 
 
 def segment_payload(header: Header, result: SegmentResult) -> bytes:
     """The segment's payload bytes in the file `header` describes."""
-    return payload_bytes(header, result.job.index, result.layers)
+    return payload_bytes(header, result.job.index, result.layers, result.job.frame_count)

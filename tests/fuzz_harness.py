@@ -61,8 +61,9 @@ def make_sample(segment_frames: int | None = None, method: str = "slt") -> bytes
     and sparse baselines are quantised to 4 bits (at most 15 histogram bins per layer, which keeps
     the number of enumerated fields small)."""
     clip = synthetic_clip(frames=3)
+    grid = method == "slt-grid"  # 8 epochs at a small lambda: latents that are not all zero
     opts = EncodeOptions(preset="tiny", device="cpu", segment_frames=segment_frames, method=method, quant_bits=4,
-                         fit=FitOptions(epochs=1))
+                         lmbda=0.001 if grid else None, fit=FitOptions(epochs=8 if grid else 1))
     return encode_clip(clip, opts)
 
 
@@ -112,17 +113,27 @@ def parse_layout(data: bytes) -> Layout:
     k = take("K", "B")
     for i in range(k):
         take(f"sparsity[{i}]", "f")
-    take("pe_levels", "H")
-    take("pe_base", "f")
-    take("stem_hidden", "I")
-    take("grid_h", "H")
-    take("grid_w", "H")
-    take("kernel", "B")
-    n_blocks = take("n_blocks", "B")
-    for i in range(n_blocks):
-        take(f"strides[{i}]", "B")
-    for i in range(n_blocks + 1):
-        take(f"channels[{i}]", "I")
+    grid = method == 5  # slt-grid (version 2): its grid and synthesis fields instead of NeRV's
+    if grid:
+        take("grid_first", "B")
+        n_grids = take("grid_levels", "B")
+        n_channels = take("grid_channels", "B")
+        take("hidden", "H")
+        n_blocks = take("synth_layers", "B") - 1  # so that n_layers below is in + hidden + out
+        take("synth_kernel", "B")
+        take("grid_shared", "B")
+    else:
+        take("pe_levels", "H")
+        take("pe_base", "f")
+        take("stem_hidden", "I")
+        take("grid_h", "H")
+        take("grid_w", "H")
+        take("kernel", "B")
+        n_blocks = take("n_blocks", "B")
+        for i in range(n_blocks):
+            take(f"strides[{i}]", "B")
+        for i in range(n_blocks + 1):
+            take(f"channels[{i}]", "I")
     header_end = pos
     n_seg = take("S", "H")
     lengths = []
@@ -169,6 +180,17 @@ def parse_layout(data: bytes) -> Layout:
             n_words = take(f"seg{s}.layer{layer}.n_words", "I")
             boundaries.add(pos)
             pos += 4 * n_words
+        if grid:  # the latents' model, then each grid's coded latents
+            boundaries.add(pos)
+            for g in range(n_grids):
+                for c in range(n_channels):
+                    take(f"seg{s}.model{g}.{c}.theta", "H")
+                    take(f"seg{s}.model{g}.{c}.magnitude", "H")
+            for g in range(n_grids):
+                boundaries.add(pos)
+                n_words = take(f"seg{s}.latents{g}.n_words", "I")
+                boundaries.add(pos)
+                pos += 4 * n_words
         if pos != seg_start + length:
             raise ValueError(f"sample layout walk: segment {s} ends at {pos}, expected {seg_start + length}")
     crc_start = pos
@@ -544,6 +566,8 @@ def run_fuzz(
 
 def default_samples() -> list[Sample]:
     """The one-segment and the two-segment sample (the latter covers the segment table), then one
-    sample of each NeRV baseline (their quantised payloads)."""
+    sample of each NeRV baseline (their quantised payloads) and one of slt-grid (its latents' model
+    and coded latents)."""
     return [Sample("1seg", make_sample()), Sample("2seg", make_sample(segment_frames=2)),
-            Sample("dense", make_sample(method="dense")), Sample("sparse", make_sample(method="sparse"))]
+            Sample("dense", make_sample(method="dense")), Sample("sparse", make_sample(method="sparse")),
+            Sample("grid", make_sample(method="slt-grid"))]

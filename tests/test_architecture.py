@@ -109,20 +109,32 @@ def test_resume_refuses_a_segment_whose_frames_changed(clip, tmp_path):
 
 def test_the_reader_dispatches_on_the_files_version(clip, monkeypatch):
     data = encode_clip(clip, _options("slt", epochs=1))
-    assert read_slt(data)[0].version == 1
+    assert read_slt(data)[0].version == fmt.VERSION == 2
     bumped = bytearray(data)
-    bumped[4] = 2
-    with pytest.raises(BitstreamError, match="unsupported .slt format version 2 .*reads version 1"):
+    bumped[4] = 3
+    with pytest.raises(BitstreamError, match="unsupported .slt format version 3 .*reads version 1, 2"):
         fmt.open_slt(bytes(bumped))
 
-    class V2:  # a later layout beside v1: here v1's with another number
+    class V3:  # a later layout beside v2: here v2's with another number
         def __getattr__(self, name):
-            return getattr(fmt.READERS[1], name)
+            return getattr(fmt.READERS[2], name)
 
-    monkeypatch.setitem(fmt.READERS, 2, V2())
+    monkeypatch.setitem(fmt.READERS, 3, V3())
     header, segments, sizes = fmt.open_slt(bytes(bumped)[:-4] + _crc(bytes(bumped)[:-4]))
-    assert header.version == 2 and sum(sizes.values()) == len(bumped)
+    assert header.version == 3 and sum(sizes.values()) == len(bumped)
     np.testing.assert_array_equal(segments[0].layers[0].levels, read_slt(data)[1][0].layers[0].levels)
+
+
+def test_a_nerv_methods_version_2_header_is_version_1s_but_for_the_number(clip):
+    from inrcodec.bitstream import v1
+
+    data = encode_clip(clip, _options("slt", epochs=1))
+    header = read_slt(data)[0]
+    assert fmt.header_bytes(header)[5:] == v1.header_bytes(header)[5:]
+    old = bytearray(data)
+    old[4] = 1
+    old = bytes(old[:-4]) + _crc(bytes(old[:-4]))
+    assert read_slt(old)[0].version == 1
 
 
 def _crc(body: bytes) -> bytes:

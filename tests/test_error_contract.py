@@ -67,6 +67,12 @@ ENCODE = [
     (["in.y4m", "-o", "o.slt", "--preset", "huge"], "preset"),
     (["in.y4m", "-o", "exists.y4m"], "-y"),
     (["in.y4m", "-o", "o.slt", "--threads", "\u0662"], "--threads"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "0"], "--lambda"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "nan"], "--lambda"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "-1"], "--lambda"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--channels", "0"], "--channels"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--lambda", "0.01", "--bpp", "0.1"], "give one of them"),
+    (["in.y4m", "-o", "o.slt", "--method", "slt-grid", "--channels", "300"], "--channels"),
     (["in.y4m", "-o", "o.slt", "--preset", "tiny", "--channels", "512", "--min-channels", "512", "--device", "cpu"],
      "multiply-adds per pixel"),
 ]

@@ -48,9 +48,10 @@ def test_wider_networks_pass_up_to_8k():
 
 def test_every_method_has_a_cost_model():
     from inrcodec import methods
+    from inrcodec.encoder import EncodeOptions
 
-    net = plan_network(64, 48, "tiny")
     for m in methods.REGISTRY:
+        net = m.network(EncodeOptions(method=m.name, preset="tiny"), 64, 48)  # the method's own config
         cost = m.decode_cost(net, 64, 48)
         assert cost.macs_per_pixel > 0 and cost.weights == net.num_weights()
 

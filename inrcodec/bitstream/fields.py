@@ -77,6 +77,19 @@ HEADER_V1 = (
     Field("strides", "B", "network config", count=_blocks, max_count=255),
     Field("channels", "I", "network config", count=_channels, max_count=256),
 )
+HEADER_COMMON = HEADER_V1[:14]  # magic .. sparsity: every version's first fields
+NERV_FIELDS = HEADER_V1[14:]  # the NeRV network config (pe_levels .. channels)
+# Version 2, method slt-grid: its network config in place of NeRV's (model/grid.py, GridConfig).
+GRID_V2 = (
+    Field("grid_first", "B", "network config", label="network grid_first", lo=0, hi=L.MAX_GRID_FIRST),
+    Field("grid_levels", "B", "network config", label="network grid_levels", lo=1, hi=L.MAX_GRID_LEVELS),
+    Field("grid_channels", "B", "network config", label="network grid_channels", lo=1, hi=L.MAX_GRID_CHANNELS),
+    Field("hidden", "H", "network config", label="network hidden", lo=1, hi=L.MAX_GRID_HIDDEN),
+    Field("synth_layers", "B", "network config", label="network synth_layers", lo=0, hi=L.MAX_GRID_LAYERS),
+    Field("synth_kernel", "B", "network config", label="network synth_kernel", lo=1, hi=L.MAX_KERNEL),
+    Field("grid_shared", "B", "network config", label="network grid_shared", lo=0, hi=L.MAX_GRID_LEVELS),
+)
+CONFIG_FIELDS = {"nerv": NERV_FIELDS, "grid": GRID_V2}  # a method's config_fields -> its header fields
 TABLE_V1 = (Field("segments", "H", "segment table"),)
 ENTRY_V1 = (
     Field("first_frame", "I", "segment table"),

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import v1
+from . import v1, v2
 from .cursor import Truncated, fail
 from .fields import GENERATORS, MAGIC, MATRICES, PIX_FMTS
 from .header import Header, to_float32, validate_header, validate_segment_table
 
-VERSION = 1  # the version this library writes
-READERS = {1: v1}  # version -> its layout module (front, parse, read_payload, size_sections)
+VERSION = 2  # the version this library writes
+READERS = {1: v1, 2: v2}  # version -> its layout module (front, parse, read_payload, size_sections)
 _WRITER = READERS[VERSION]
 
 
@@ -59,21 +59,23 @@ def header_bytes(header: Header) -> bytes:
 
 def check_header_for_writing(header: Header) -> None:
     validate_header(header)
-    if to_float32(header.network.pe_base) != header.network.pe_base:
+    pe_base = getattr(header.network, "pe_base", None)  # NeRV configs only
+    if pe_base is not None and to_float32(pe_base) != pe_base:
         raise ValueError(f"network pe_base {header.network.pe_base!r} is not exactly representable as float32")
 
 
-def payload_bytes(header: Header, index: int, layers: list) -> bytes:
-    """One segment's payload bytes (ValueError for malformed layers): what a segment fitted anywhere
-    contributes to the file."""
-    return _WRITER.payload_bytes(header, index, layers)
+def payload_bytes(header: Header, index: int, layers: list, frames: int | None = None) -> bytes:
+    """One segment's payload bytes (ValueError for malformed layers): what a segment of `frames`
+    frames fitted anywhere contributes to the file."""
+    return _WRITER.payload_bytes(header, index, layers, frames)
 
 
-def segment_layers(header: Header, index: int, payload: bytes) -> list:
-    """The decoded layers of one segment's payload in the current version (what a segment fitted
-    elsewhere, or waiting in a spool, decodes to), validated as the reader validates."""
+def segment_layers(header: Header, index: int, payload: bytes, frames: int) -> list:
+    """The decoded layers of one segment's payload (a segment of `frames` frames) in the current
+    version (what a segment fitted elsewhere, or waiting in a spool, decodes to), validated as the
+    reader validates."""
     payload = bytes(payload)
-    return _WRITER.read_payload(payload, header, index, 0, len(payload), None, decode=True)
+    return _WRITER.read_payload(payload, header, index, 0, len(payload), None, decode=True, frames=frames)
 
 
 def assemble(header: Header, entries: list[tuple[int, int, int, bytes]]) -> bytes:
@@ -115,7 +117,8 @@ def write_slt(header: Header, segments: list[Segment]) -> bytes:
     for i, seg in enumerate(segments):
         if not 0 <= seg.seed < 2**64:
             raise ValueError(f"segment {i}: seed {seg.seed} is not a uint64")
-    entries = [(s.first_frame, s.frame_count, s.seed, payload_bytes(header, i, s.layers)) for i, s in enumerate(segments)]
+    entries = [(s.first_frame, s.frame_count, s.seed, payload_bytes(header, i, s.layers, s.frame_count))
+               for i, s in enumerate(segments)]
     return _WRITER.assemble(header, entries)
 
 
@@ -174,7 +177,7 @@ class LazySegment:
     @property
     def layers(self) -> list:
         return READERS[self._header.version].read_payload(self._data, self._header, self._index, self._pos,
-                                                          self.length, None, decode=True)
+                                                          self.length, None, decode=True, frames=self.frame_count)
 
 
 def open_slt(data: bytes) -> tuple[Header, list[LazySegment], dict[str, int]]:
@@ -187,7 +190,7 @@ def open_slt(data: bytes) -> tuple[Header, list[LazySegment], dict[str, int]]:
     sizes = layout.size_sections(header, len(table))
     segments = []
     for i, entry in enumerate(table):
-        layout.read_payload(data, header, i, pos, entry[3], sizes, decode=False)
+        layout.read_payload(data, header, i, pos, entry[3], sizes, decode=False, frames=entry[1])
         segments.append(LazySegment(header, data, i, entry, pos))
         pos += entry[3]
     sizes["crc"] = 4

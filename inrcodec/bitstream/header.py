@@ -14,7 +14,7 @@ import numpy as np
 from ..model.config import NetworkConfig
 from . import limits as L
 from .cursor import fail
-from .fields import FLAG_FULL_RANGE, GENERATORS, HEADER_V1, MAGIC, MATRICES, PIX_FMTS, Field, lookup
+from .fields import FLAG_FULL_RANGE, GENERATORS, GRID_V2, HEADER_V1, MAGIC, MATRICES, PIX_FMTS, Field, check_ranges, lookup
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Header:
     # K increasing values in (0, 1), stored as f32; what they mean is the method's (methods/): the
     # K mask sparsities, none (dense) or the pruned fraction (sparse).
     sparsity: tuple[float, ...] = (0.5, 0.8, 0.92)
-    network: NetworkConfig = field(kw_only=True)
-    version: int = field(default=1, kw_only=True)  # the file's format version (what `info` shows)
+    network: NetworkConfig = field(kw_only=True)  # slt-grid: a model.grid.GridConfig (version 2)
+    version: int = field(default=2, kw_only=True)  # the file's format version (what `info` shows); default: format.VERSION
 
     @property
     def num_levels(self) -> int:
@@ -63,13 +63,18 @@ def _in_range(name: str, value: int) -> None:
 def header_values(h: Header, version: int) -> dict:
     """The declared fields' values of a valid header."""
     fps, net = Fraction(h.fps), h.network
-    return {
+    common = {
         "magic": MAGIC, "version": version, "method": _methods().get(h.method).id,
         "generator": GENERATORS.index(h.generator), "pix_fmt": PIX_FMTS.index(h.pix_fmt),
         "matrix": MATRICES.index(h.matrix), "flags": FLAG_FULL_RANGE if h.full_range else 0,
         "width": h.width, "height": h.height, "frames": h.frames,
         "fps_num": fps.numerator, "fps_den": fps.denominator, "k": len(h.sparsity), "sparsity": tuple(h.sparsity),
-        "pe_levels": net.pe_levels, "pe_base": net.pe_base, "stem_hidden": net.stem_hidden,
+    }
+    if not isinstance(net, NetworkConfig):  # slt-grid's GridConfig
+        return {**common, "grid_first": net.first, "grid_levels": net.levels, "grid_channels": net.channels,
+                "hidden": net.hidden, "synth_layers": net.layers, "synth_kernel": net.kernel, "grid_shared": net.shared}
+    return {
+        **common, "pe_levels": net.pe_levels, "pe_base": net.pe_base, "stem_hidden": net.stem_hidden,
         "grid_h": net.grid_h, "grid_w": net.grid_w, "kernel": net.kernel, "n_blocks": len(net.strides),
         "strides": tuple(net.strides), "channels": tuple(net.channels),
     }
@@ -81,10 +86,14 @@ def header_from_values(v: dict) -> Header:
         fail(f"unknown header flags 0x{v['flags']:02x}")
     if v["fps_num"] == 0 or v["fps_den"] == 0:
         fail(f"frame rate {v['fps_num']}/{v['fps_den']} is not positive")
-    network = NetworkConfig(
-        pe_levels=v["pe_levels"], pe_base=v["pe_base"], stem_hidden=v["stem_hidden"], grid_h=v["grid_h"],
-        grid_w=v["grid_w"], kernel=v["kernel"], strides=tuple(v["strides"]), channels=tuple(v["channels"]),
-    )
+    if "hidden" in v:  # version 2, slt-grid
+        from ..model.grid import GridConfig
+
+        check_ranges(GRID_V2, v)
+        network = GridConfig(first=v["grid_first"], levels=v["grid_levels"], channels=v["grid_channels"],
+                             hidden=v["hidden"], layers=v["synth_layers"], kernel=v["synth_kernel"], shared=v["grid_shared"])
+    else:
+        network = _nerv_config(v)
     return Header(
         width=v["width"], height=v["height"], frames=v["frames"], fps=Fraction(v["fps_num"], v["fps_den"]),
         pix_fmt=lookup(PIX_FMTS, v["pix_fmt"], "pixel format"),
@@ -96,7 +105,14 @@ def header_from_values(v: dict) -> Header:
     )
 
 
-def _validate_network(net: NetworkConfig, width: int, height: int) -> None:
+def _nerv_config(v: dict) -> NetworkConfig:
+    return NetworkConfig(
+        pe_levels=v["pe_levels"], pe_base=v["pe_base"], stem_hidden=v["stem_hidden"], grid_h=v["grid_h"],
+        grid_w=v["grid_w"], kernel=v["kernel"], strides=tuple(v["strides"]), channels=tuple(v["channels"]),
+    )
+
+
+def validate_nerv_network(net: NetworkConfig, width: int, height: int) -> None:
     _in_range("pe_levels", net.pe_levels)
     if not (math.isfinite(net.pe_base) and 0.0 < net.pe_base <= L.MAX_PE_BASE):
         fail(f"network pe_base {net.pe_base} outside (0, {L.MAX_PE_BASE:g}]")
@@ -150,7 +166,7 @@ def validate_header(h: Header) -> None:
     sp = [to_float32(s) for s in h.sparsity]
     if not all(0.0 < s < 1.0 for s in sp) or any(b <= a for a, b in zip(sp, sp[1:])):
         fail(f"sparsities {tuple(sp)} are not strictly increasing in (0, 1)")
-    _validate_network(h.network, h.width, h.height)
+    method.validate_network(h.network, h.width, h.height)
     L.check_cost(method.decode_cost, h.network, h.width, h.height)
 
 

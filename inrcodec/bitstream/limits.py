@@ -41,6 +41,12 @@ MAX_GRID = 4096  # grid_h, grid_w: 1..MAX_GRID
 MAX_KERNEL = 15  # kernel: odd, 1..MAX_KERNEL
 MAX_BLOCKS = 16  # n_blocks: 0..MAX_BLOCKS
 MAX_STRIDE = 8  # each stride: 1..MAX_STRIDE
+MAX_GRID_FIRST = 8  # slt-grid: log2 of the finest grid's downsampling
+MAX_GRID_LEVELS = 8  # slt-grid: grids per frame (grid_first + grid_levels <= 15)
+MAX_GRID_CHANNELS = 8  # slt-grid: latent channels per grid
+MAX_GRID_HIDDEN = 256  # slt-grid: synthesis width
+MAX_GRID_LAYERS = 8  # slt-grid: hidden 1x1 layers
+MAX_SEGMENT_LATENTS = 1 << 28  # slt-grid: latents of one segment (int16 when decoded, float32 when rendered)
 MAX_OUT_DIM = 2 * MAX_DIM  # out_h, out_w (network output before cropping)
 
 # Cost limits: what the fields imply together.
@@ -136,8 +142,9 @@ def check_cost(cost_model: Callable[[NetworkConfig, int, int], DecodeCost], conf
         raise BitstreamError(
             f"frame of {width}x{height} = {_count(width * height)} pixels exceeds the limit of "
             f"{_count(MAX_FRAME_PIXELS)} pixels")
-    total = math.prod(config.strides)
-    for side, out, frame in (("rows", config.out_h, height), ("columns", config.out_w, width)):
+    total = math.prod(getattr(config, "strides", ()))
+    for side, out, frame in (() if not hasattr(config, "out_h") else  # NeRV configs: the output grid
+                             (("rows", config.out_h, height), ("columns", config.out_w, width))):
         if out - frame >= total:  # choose_strides pads by less than one grid cell
             raise BitstreamError(
                 f"network output {config.out_w}x{config.out_h} exceeds the {width}x{height} frame by "

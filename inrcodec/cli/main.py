@@ -78,6 +78,9 @@ METHOD_OPTIONS = {name: tuple(m.name for m in methods.REGISTRY if name in m.opti
                   for name in dict.fromkeys(o for m in methods.REGISTRY for o in m.options_used)}
 
 
+FLAGS = {"lmbda": "--lambda", "c0": "--channels"}  # options whose flag is not their field's name
+
+
 def _given(ctx: click.Context, name: str) -> bool:
     source = ctx.get_parameter_source(name)
     return source not in (None, click.core.ParameterSource.DEFAULT)
@@ -86,7 +89,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 def _warn_unused(ctx: click.Context, method: str) -> None:
     for name, users in METHOD_OPTIONS.items():
         if _given(ctx, name) and method not in users:
-            flag = "--" + name.replace("_", "-")
+            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
             warn(f"{flag} has no effect with --method {method} (it applies to {', '.join(users)})")
 
 
@@ -145,11 +148,14 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDR",
               help="Fit the segments on an existing Ray cluster (default: $RAY_ADDRESS); its workers need inrcodec installed.")
 @click.option("--bpp", type=float, help="Target bits per pixel: the preset's widths are scaled so the file lands near it "
-              "(within a few percent for slt, slt-fixed, supermask; dense, sparse: up to 3 encodes, each corrected by the last's size). "
+              "(within a few percent for slt, slt-fixed, supermask; dense, sparse: up to 3 encodes, each corrected by the last's size; "
+              "slt-grid: up to 3 encodes searching --lambda instead). "
               f"Default: {DEFAULT_BPP:g} unless --preset or a width is given.")
 @click.option("--stem-hidden", type=int, help="Override the preset's MLP width.")
 @click.option("--channels", "c0", type=int, help="Override the preset's first feature width.")
 @click.option("--min-channels", "c_min", type=int, help="Override the preset's narrowest feature width.")
+@click.option("--lambda", "lmbda", type=float, help="slt-grid: the rate-distortion weight lambda of MSE + lambda * bpp; "
+              "it fixes the rate (no rate control then). Without it, slt-grid searches lambda for --bpp.")
 @click.option("--fixed-gain", type=float, default=1.0, show_default=True,
               help="slt-fixed: the fixed scale as a multiple of the activation-preserving one.")
 @click.option("--checkpoint", help="Where to save the fit's state (default OUTPUT.ckpt).")
@@ -160,8 +166,8 @@ def _refuse_terminal(output: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
 @click.pass_context
 def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits,
-           prune, finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, workers, ray_address, bpp, stem_hidden, c0, c_min,
-           fixed_gain, checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
+           prune, finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, workers, ray_address, bpp,
+           stem_hidden, c0, c_min, lmbda, fixed_gain, checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
     start, frames = encode_span(frames, start)
     _refuse_terminal(output)
@@ -171,8 +177,9 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
         lrs[methods.get(method).lr_option] = lr
     options = api.EncodeOptions(
         method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
-        segment_frames=segment_frames, workers=workers, ray_address=ray_address, stem_hidden=stem_hidden, c0=c0, c_min=c_min, quant_bits=quant_bits, prune=prune,
-        finetune=finetune, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed,
+        segment_frames=segment_frames, workers=workers, ray_address=ray_address, stem_hidden=stem_hidden, c0=c0, c_min=c_min,
+        quant_bits=quant_bits, prune=prune,
+        finetune=finetune, lmbda=lmbda, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed,
                                           threads=requested_threads(threads) or FIT_THREADS, **lrs),
     )
     set_threads(decode_threads(threads))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..bitstream.cursor import fail
 from .base import FitContext, FitOutcome, Method
+from .grid import GridMethod
 from .supermask import SupermaskMethod
 from .trained import TrainedMethod
 
@@ -19,6 +20,7 @@ REGISTRY: tuple[Method, ...] = (
     SupermaskMethod("supermask", 2, "a single mask", single_level=True, tuned_fit={"lr_scores": 0.2}),
     TrainedMethod("dense", 3, "NeRV with trained, quantised weights", pruned=False),
     TrainedMethod("sparse", 4, "dense plus global magnitude pruning", pruned=True),
+    GridMethod("slt-grid", 5, "entropy-coded latent grids into a random masked synthesis", tuned_fit={"lr_scores": 0.1}),
 )
 assert [m.id for m in REGISTRY] == list(range(len(REGISTRY)))
 _BY_NAME = {m.name: m for m in REGISTRY}

@@ -60,6 +60,29 @@ class Method:
     tuned_fit: dict = {}
     tuned_options: dict = {}
     rate_sections: tuple[str, ...] = ()  # prefixes of the size-breakdown sections that grow with the weights
+    min_version = 1  # the first bitstream version that can hold this method
+    config_fields = "nerv"  # which network fields its header holds (bitstream/fields.py, CONFIG_FIELDS)
+
+    def network(self, options, width: int, height: int):
+        """The network config of an encode (stored in the header): the preset's NeRV plan."""
+        from ..model.config import plan_network
+
+        return plan_network(width, height, options.preset_name, stem_hidden=options.stem_hidden, c0=options.c0,
+                            c_min=options.c_min)
+
+    def validate_network(self, net, width: int, height: int) -> None:
+        """BitstreamError when the header's network config is not a valid one of this method."""
+        from ..bitstream.header import validate_nerv_network
+        from ..model.config import NetworkConfig
+
+        if not isinstance(net, NetworkConfig):
+            fail(f"method {self.name!r} needs a NeRV network config")
+        validate_nerv_network(net, width, height)
+
+    def rate_overrides(self, bpp: float, tries: list[tuple[dict, float]]) -> dict | None:
+        """Rate control's next trial as EncodeOptions overrides, given the earlier trials'
+        (overrides, real bpp); None: the widths are searched (rate.py), as for the NeRV methods."""
+        return None
 
     def config(self, options) -> Any:
         """The method's own options from EncodeOptions, validated (InputError)."""
@@ -88,6 +111,30 @@ class Method:
         """Validate (and with `decode`, entropy-decode) one layer at the cursor, adding its bytes to
         `sizes`; None without `decode`."""
         raise NotImplementedError
+
+    def write_payload(self, header, index: int, layers: list, frames: int | None = None) -> bytes:
+        """One segment's payload: its layers in the network's order, each written by write_layer."""
+        shapes = header.network.layer_shapes()
+        if len(layers) != len(shapes):
+            raise ValueError(f"segment {index} has {len(layers)} layers, the network has {len(shapes)}")
+        out = bytearray()
+        for (name, shape), layer in zip(shapes, layers):
+            out += self.write_layer(header, f"segment {index} layer {name}", shape, layer)
+        return bytes(out)
+
+    def read_payload(self, cur: Cursor, header, index: int, frames: int, sizes: dict, decode: bool) -> list:
+        """Walk (and with `decode`, decode) one segment's payload at the cursor: its layers in the
+        network's order, each read by read_layer."""
+        import math
+
+        return [self.read_layer(cur, header, f"segment {index} layer {name}", name, math.prod(shape), sizes, decode)
+                for name, shape in header.network.layer_shapes()]
+
+    def render(self, net, t: torch.Tensor, budget: int) -> torch.Tensor:
+        """Frames at positions t from the decoder's network, activations within `budget` bytes."""
+        from ..model.strips import render
+
+        return render(net, t, budget)
 
     def sections(self, header) -> dict[str, int]:
         """The size breakdown's payload sections, in order, all at zero."""

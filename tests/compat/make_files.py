@@ -27,6 +27,7 @@ FILES = {
     "dense": ["--method", "dense"],
     "sparse": ["--method", "sparse"],
     "slt-segments": ["--method", "slt", "--segment-frames", "2"],
+    "slt-grid": ["--method", "slt-grid", "--lambda", "0.001", "--epochs", "10"],  # version 2 on; latents not all 0
 }
 
 

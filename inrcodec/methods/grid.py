@@ -1,0 +1,404 @@
+"""`slt-grid`: learned, entropy-coded latent grids feeding a random masked synthesis (issue 14).
+
+Per frame, `levels` 2-D grids of integer latents (the finest at 2^-first of the frame, each next
+one half as fine) are upsampled to the frame, stacked and turned into RGB by a small convolutional
+network whose weights are random signs from the seed, selected by K nested supermasks with learned
+per-level scales: the supermask family's layers, their levels and scales coded exactly as the slt
+payload (this class inherits them from SupermaskMethod). Only the latents carry the content.
+
+Fitting (GridFitter): one frame per step, Adam on the frame's latents, the masks' scores and
+scales, and each grid's probability model; loss MSE + lambda * R, R the latents' estimated bits
+per pixel under the model (the masks' bits are fixed by the sparsities). The latents are trained
+through additive uniform noise, then (the last LATE fraction of the steps) straight-through
+rounding; the stored latents are the rounded values.
+
+Payload per segment: the synthesis layers (as slt), the probability model (per grid and channel:
+theta_q, m as u16), and per grid the ANS-coded latents of all the segment's frames
+(docs/bitstream.md, "slt-grid").
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..bitstream.cursor import fail
+from ..bitstream.limits import MAX_SEGMENT_LATENTS, DecodeCost
+from ..entropy.geometric import MAX_MAGNITUDE, THETA_ONE, decode_grids, encode_grids, fit_theta
+from ..errors import InputError
+from .base import FitContext, FitOutcome
+from .supermask import LayerPayload, SupermaskMethod, SupermaskOptions
+
+_U32 = struct.Struct("<I")
+DEFAULT_LAMBDA = 0.05  # MSE (RGB in [0, 1]) + lambda * bits per pixel
+DEFAULT_HIDDEN = 24
+LATENT_LR = 0.3  # Adam's rate on the latents (one step per frame and epoch)
+MODEL_LR = 0.05  # ... on the probability model's logits
+SHARED = 2  # the coarsest grids shared by a segment's frames (the temporal path; docs/results.md measures it)
+LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
+# lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
+LAMBDA_AT_01 = 0.15
+RATE_EXPONENT = 0.7  # bpp ~ lambda^-RATE_EXPONENT, for the first correction
+
+
+@dataclass
+class GridLatents:
+    """A segment's latents and their probability model."""
+
+    theta: np.ndarray  # uint16 (levels, channels): theta_q of each grid's law (1..65535)
+    grids: list  # per level an integer array (frames, channels, rows, columns), |v| <= MAX_MAGNITUDE
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GridLatents):
+            return NotImplemented
+        return (np.array_equal(self.theta, other.theta) and len(self.grids) == len(other.grids)
+                and all(np.array_equal(a, b) for a, b in zip(self.grids, other.grids)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class GridOptions(SupermaskOptions):
+    lmbda: float = DEFAULT_LAMBDA
+
+
+class GridMethod(SupermaskMethod):
+    min_version = 2
+    config_fields = "grid"
+    exact_rate = False
+    rate_sections = ("latents/",)
+    coded_weights = "mask levels"
+
+    def __init__(self, name: str, id: int, summary: str, tuned_fit: dict | None = None) -> None:
+        super().__init__(name, id, summary, tuned_fit=tuned_fit)
+        self.options_used = ("levels", "sparsity", "lr_scales", "lmbda")  # and --channels, as every method
+
+    # -- options ------------------------------------------------------------------------------
+    def config(self, options) -> GridOptions:
+        base = super().config(options)
+        lmbda = DEFAULT_LAMBDA if options.lmbda is None else options.lmbda
+        if not (isinstance(lmbda, (int, float)) and math.isfinite(lmbda) and lmbda > 0):
+            raise InputError(f"--lambda must be a positive number, got {lmbda}")
+        if options.c0 is not None and not 1 <= options.c0 <= 256:
+            raise InputError(f"--channels must be between 1 and 256 for slt-grid, got {options.c0}")
+        return GridOptions(sparsity=base.sparsity, fixed_gain=base.fixed_gain, lmbda=float(lmbda))
+
+    def settings(self, cfg: GridOptions) -> dict:
+        return {"sparsity": cfg.sparsity, "lambda": cfg.lmbda}
+
+    def network(self, options, width: int, height: int):
+        from ..model.grid import GridConfig
+
+        levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 3))  # 1/2 .. 1/32 (at least 8 cells)
+        return GridConfig(first=1, levels=levels, channels=1, hidden=options.c0 or DEFAULT_HIDDEN, layers=1, kernel=3,
+                          shared=min(SHARED, levels - 1))
+
+    def validate_network(self, net, width: int, height: int) -> None:
+        from ..model.grid import GridConfig
+
+        if not isinstance(net, GridConfig):
+            fail(f"method {self.name!r} needs a grid network config")
+        if net.first + net.levels > 15:
+            fail(f"network grids 2^-{net.first} .. 2^-{net.first + net.levels - 1} go beyond 2^-14")
+        if net.kernel % 2 != 1:
+            fail(f"network synth_kernel {net.kernel} is not odd")
+        if net.shared > net.levels:
+            fail(f"network grid_shared {net.shared} exceeds its {net.levels} grids")
+
+    def decode_cost(self, config, width: int, height: int) -> DecodeCost:
+        """Whole-frame upsampling, then the synthesis in row bands: a band of one output row holds
+        its rows of every map and hidden activation (with the last kernel's halo)."""
+        c_in, halo = config.levels * config.channels, config.kernel
+        band = 4 * width * (c_in + 2 * config.hidden) * halo + 4 * width * 3 + 4 * c_in * width * height
+        return DecodeCost(float(config.macs_per_pixel()), band, config.num_weights(), width * height)
+
+    # -- rate control: search lambda ----------------------------------------------------------
+    def rate_overrides(self, bpp: float, tries: list[tuple[dict, float]]) -> dict:
+        """lambda for the next trial: a first guess from bpp ~ lambda^-RATE_EXPONENT through a
+        measured point, then the secant in log-log through the two closest trials."""
+        if not tries:
+            return {"lmbda": LAMBDA_AT_01 * (0.1 / bpp) ** (1 / RATE_EXPONENT)}
+        pts = sorted(tries, key=lambda t: abs(math.log(t[1] / bpp)))[:2]
+        (l1, r1), = [(pts[0][0]["lmbda"], pts[0][1])]
+        slope = -RATE_EXPONENT
+        if len(pts) == 2:
+            l2, r2 = pts[1][0]["lmbda"], pts[1][1]
+            if l1 != l2 and r1 != r2:
+                slope = min(-0.2, max(-3.0, math.log(r1 / r2) / math.log(l1 / l2)))
+        return {"lmbda": l1 * math.exp(math.log(bpp / r1) / slope)}
+
+    def size_estimate(self, width: int, height: int, frames: int, options, cfg) -> tuple[float, float]:
+        """A first guess only (the latents' bits are known after a fit): the bytes of the masks."""
+        from .supermask import level_entropy_bits
+
+        net = self.network(options, width, height)
+        return level_entropy_bits(cfg.sparsity), 200.0 + 8 * len(net.layer_shapes())
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, ctx: FitContext, cfg: GridOptions) -> FitOutcome:
+        net = build_grid_synthesis(ctx.network, ctx.info.width, ctx.info.height, ctx.seed, cfg.sparsity, ctx.device)
+        fitter = GridFitter(net, ctx.frames, ctx.info, ctx.fit, cfg.lmbda, ctx.device)
+        if ctx.state is not None:
+            fitter.load_state_dict(ctx.state)
+        ctx.run(fitter)
+        return fitter.outcome()
+
+    # -- payload ------------------------------------------------------------------------------
+    def write_payload(self, header, index: int, layers: list, frames: int | None = None) -> bytes:
+        net = header.network
+        shapes = net.layer_shapes()
+        if len(layers) != len(shapes) + 1 or not isinstance(layers[-1], GridLatents):
+            raise ValueError(f"segment {index}: slt-grid needs {len(shapes)} LayerPayloads and one GridLatents")
+        out = bytearray(super().write_payload(header, index, layers[:-1]))
+        lat = layers[-1]
+        grid_shapes = net.grid_shapes(header.width, header.height)
+        theta = np.asarray(lat.theta)
+        if theta.shape != (net.levels, net.channels) or not np.issubdtype(theta.dtype, np.integer) or (
+                theta.size and (int(theta.min()) < 1 or int(theta.max()) >= THETA_ONE)):
+            raise ValueError(f"segment {index}: theta must be ({net.levels}, {net.channels}) integers in 1..65535")
+        if len(lat.grids) != net.levels:
+            raise ValueError(f"segment {index}: {len(lat.grids)} latent grids, the network has {net.levels}")
+        frames = np.asarray(lat.grids[0]).shape[0] if frames is None and net.shared < net.levels else (frames or 1)
+        mags, coded = [], []
+        for li, (g, (h, w)) in enumerate(zip(lat.grids, grid_shapes)):
+            g = np.asarray(g)
+            t = net.grid_frames(li, frames)
+            if g.shape != (t, net.channels, h, w) or not np.issubdtype(g.dtype, np.integer):
+                raise ValueError(f"segment {index}: latent grid {li} must be integers of shape "
+                                 f"({t}, {net.channels}, {h}, {w}), got {g.dtype} {g.shape}")
+            m = [int(np.abs(g[:, c]).max()) if g.size else 0 for c in range(net.channels)]
+            if max(m, default=0) > MAX_MAGNITUDE:
+                raise ValueError(f"segment {index}: latents of grid {li} exceed {MAX_MAGNITUDE} in magnitude")
+            mags.append(m)
+            coded.append(encode_grids([(g[:, c], int(theta[li, c]), m[c]) for c in range(net.channels)]))
+        out += struct.pack(f"<{2 * net.levels * net.channels}H",
+                           *[v for li in range(net.levels) for c in range(net.channels) for v in (int(theta[li, c]), mags[li][c])])
+        for words in coded:
+            out += _U32.pack(len(words)) + words.astype("<u4").tobytes()
+        return bytes(out)
+
+    def read_payload(self, cur, header, index: int, frames: int, sizes: dict, decode: bool) -> list:
+        net = header.network
+        where = f"segment {index}"
+        total = net.segment_latents(header.width, header.height, frames)
+        if total > MAX_SEGMENT_LATENTS:
+            fail(f"{where}: {frames} frames hold {total} latents, more than the limit of {MAX_SEGMENT_LATENTS}")
+        layers = super().read_payload(cur, header, index, frames, sizes, decode)
+        n = net.levels * net.channels
+        vals = cur.fmt(f"{2 * n}H", f"payload of {where} (latent model)")
+        theta = np.array(vals[0::2], dtype=np.uint16).reshape(net.levels, net.channels)
+        mags = np.array(vals[1::2], dtype=np.int64).reshape(net.levels, net.channels)
+        if int(theta.min()) < 1:
+            fail(f"{where}: latent model theta 0 (must be 1..{THETA_ONE - 1})")
+        if int(mags.max()) > MAX_MAGNITUDE:
+            fail(f"{where}: latent magnitude {int(mags.max())} exceeds {MAX_MAGNITUDE}")
+        sizes["model"] += 4 * n
+        grids = []
+        for li, (h, w) in enumerate(net.grid_shapes(header.width, header.height)):
+            (n_words,) = cur.unpack(_U32, f"payload of {where} (latents {li})")
+            if n_words * 4 > cur.left():
+                fail(f"{where}: {n_words} coded latent words of grid {li} exceed the segment payload")
+            if n_words and not mags[li].any():
+                fail(f"{where}: coded data for latent grid {li}, whose latents are all zero")
+            words = cur.words(n_words, decode)
+            sizes[f"latents/l{li}"] += 4 + 4 * n_words
+            if decode:
+                t = net.grid_frames(li, frames)
+                got = decode_grids(words, [(t * h * w, int(theta[li, c]), int(mags[li, c])) for c in range(net.channels)],
+                                   f"{where} latent grid {li}")
+                grids.append(np.stack([g.reshape(t, h, w) for g in got], axis=1))
+        if not decode:
+            return None
+        return layers + [GridLatents(theta=theta, grids=grids)]
+
+    def sections(self, header) -> dict[str, int]:
+        return {**super().sections(header), "model": 0, **{f"latents/l{i}": 0 for i in range(header.network.levels)}}
+
+    # -- decoding -----------------------------------------------------------------------------
+    def decoder_network(self, header, seed: int, layers: list, device):
+        from ..model.grid import GridDecoderNet, GridSynthesis
+        from ..model.masked import FixedWeight, fold_weight
+        from ..model.rng import random_signs
+
+        weights = []
+        for i, ((_, shape), layer) in enumerate(zip(header.network.layer_shapes(), layers[:-1])):
+            signs = torch.from_numpy(random_signs(seed, i, shape)).to(device)
+            level = torch.from_numpy(np.ascontiguousarray(layer.levels, dtype=np.uint8)).to(device).reshape(shape)
+            scale = torch.from_numpy(np.ascontiguousarray(layer.scales, dtype=np.float32)).to(device)
+            weights.append(FixedWeight(fold_weight(signs, level, scale)))
+        synthesis = GridSynthesis(header.network, header.width, header.height, weights)
+        latents = [torch.from_numpy(np.asarray(g, dtype=np.float32)).to(device) for g in layers[-1].grids]
+        return GridDecoderNet(synthesis, latents)
+
+    def render(self, net, t: torch.Tensor, budget: int) -> torch.Tensor:
+        return net.render(t, budget)
+
+
+def build_grid_synthesis(config, width: int, height: int, seed: int, sparsity: tuple[float, ...], device):
+    """A fresh synthesis for fitting: seeded signs (the decoder's), N(0, 1) scores from the seed."""
+    from ..model.grid import GridSynthesis, layer_gains
+    from ..model.masked import SupermaskWeight
+    from ..model.rng import random_signs
+
+    gen = torch.Generator().manual_seed(int(seed))
+    weights = []
+    for i, ((_, shape), gain) in enumerate(zip(config.layer_shapes(), layer_gains(config))):
+        signs = torch.from_numpy(random_signs(seed, i, shape)).to(device)
+        weights.append(SupermaskWeight(signs, sparsity, math.prod(shape[1:]), gain, generator=gen))
+    return GridSynthesis(config, width, height, weights)
+
+
+def latent_bits(y: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
+    """Bits of latents y (B, C, h, w) under the two-sided geometric law of theta = sigmoid(logit)
+    per channel: -log2((1 - theta) / (1 + theta)) - |y| log2(theta), summed."""
+    theta = torch.sigmoid(logit).clamp(1e-6, 1 - 1e-6).view(1, -1, 1, 1)
+    per = -torch.log2((1 - theta) / (1 + theta)) - y.abs() * torch.log2(theta)
+    return per.sum()
+
+
+class GridFitter(nn.Module):
+    """Fits one segment's latents and masked synthesis; the duck-typed Fitter that FitContext.run
+    drives (run, steps_per_epoch, state_dict, load_state_dict)."""
+
+    def __init__(self, net, frames: np.ndarray, info, opts, lmbda: float, device: torch.device) -> None:
+        super().__init__()
+        from ..fit.parts import SupermaskParts
+        from ..video.colour import yuv420_to_rgb
+
+        self.net, self.info, self.opts, self.lmbda, self.device = net, info, opts, lmbda, device
+        self._rgb = yuv420_to_rgb
+        self.frames = torch.from_numpy(frames).to(device)
+        self.count = frames.shape[0]
+        cfg = net.config
+        self.shapes = cfg.grid_shapes(info.width, info.height)
+        # grid li of frame i is latents[self.slot[li] + (i if the grid is per frame else 0)]
+        self.held = [cfg.grid_frames(li, self.count) for li in range(cfg.levels)]
+        self.slot = [sum(self.held[:li]) for li in range(cfg.levels)]
+        self.latents = nn.ParameterList([nn.Parameter(torch.zeros((cfg.channels, h, w), device=device))
+                                         for (h, w), t in zip(self.shapes, self.held) for _ in range(t)])
+        self.logits = nn.Parameter(torch.zeros((cfg.levels, cfg.channels), device=device))
+        self.parts = SupermaskParts(list(net.weights))
+        groups = self.parts.param_groups(opts)
+        groups.append({"params": list(self.latents), "lr": LATENT_LR, "base_lr": LATENT_LR})
+        groups.append({"params": [self.logits], "lr": MODEL_LR, "base_lr": MODEL_LR})
+        self.optimizer = torch.optim.Adam(groups)
+        self.steps_per_epoch = self.count
+        self.total_steps = self.count * opts.epochs
+        self.generator = torch.Generator().manual_seed(opts.seed)
+        self.noise = torch.Generator(device=device).manual_seed(opts.seed + 1)
+        self.epoch, self.step, self.seconds = 0, 0, 0.0
+        self.perm: torch.Tensor | None = None
+        self.psnr = float("nan")
+
+    def grids(self, i: int) -> list[torch.Tensor]:
+        return [self.latents[self.slot[li] + (i if t > 1 else 0)] for li, t in enumerate(self.held)]
+
+    def _quantised(self, g: torch.Tensor) -> torch.Tensor:
+        if self.step < (1.0 - LATE) * self.total_steps:
+            return g + torch.rand(g.shape, generator=self.noise, device=g.device) - 0.5
+        return g + (torch.round(g) - g).detach()
+
+    def train_step(self, i: int) -> torch.Tensor:
+        from ..fit.trainer import lr_factor
+
+        self.parts.before_step(self.opts)
+        f = lr_factor(self.step, self.total_steps, self.opts.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * f
+        self.optimizer.zero_grad(set_to_none=True)
+        target = self._rgb(self.frames[i : i + 1], self.info)
+        q = [self._quantised(g)[None] for g in self.grids(i)]
+        out = self.net.synthesize(q)
+        mse = F.mse_loss(out, target)
+        # a shared grid's bits are paid once per segment: each frame's step carries its share
+        bits = sum(latent_bits(y, self.logits[li]) * (1.0 if t > 1 else 1.0 / self.count)
+                   for li, (y, t) in enumerate(zip(q, self.held)))
+        loss = mse + self.lmbda * bits / (self.info.width * self.info.height)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return mse.detach()
+
+    def run(self, on_epoch=None, should_stop=None, on_step=None) -> bool:
+        from ..fit.trainer import EpochReport
+
+        while self.epoch < self.opts.epochs:
+            t0 = time.perf_counter()
+            if self.perm is None:  # this epoch's frame order (fitter state: a resumed epoch keeps it)
+                self.perm = torch.randperm(self.count, generator=self.generator)
+            total = torch.zeros((), device=self.device)
+            start = self.step - self.epoch * self.count  # an epoch interrupted at a step resumes there
+            for pos in range(start, self.count):
+                if should_stop is not None and should_stop():
+                    self.seconds += time.perf_counter() - t0
+                    return False
+                total += self.train_step(int(self.perm[pos]))
+                if on_step is not None:
+                    on_step(self.step)
+            self.perm = None
+            self.epoch += 1
+            psnr = self.evaluate() if self.epoch == self.opts.epochs else None
+            self.seconds += time.perf_counter() - t0
+            if on_epoch is not None:
+                on_epoch(EpochReport(self.epoch, self.opts.epochs, float(total) / self.count, psnr, psnr))
+        return True
+
+    # the stored state: frozen levels, scales, rounded latents
+    def payload(self) -> list:
+        from ..model.masked import refresh_masks
+
+        refresh_masks(list(self.net.weights), exact=self.opts.exact_thresholds)
+        layers = [LayerPayload(scales=m.scales().detach().cpu().numpy().astype(np.float32),
+                               levels=m.level.to("cpu", torch.uint8).numpy().reshape(-1)) for m in self.net.weights]
+        n = len(self.shapes)
+        grids, theta = [], np.zeros((n, self.net.config.channels), dtype=np.uint16)
+        for li in range(n):
+            g = torch.stack([self.latents[self.slot[li] + i].detach() for i in range(self.held[li])])
+            g = torch.round(g).clamp_(-MAX_MAGNITUDE, MAX_MAGNITUDE).to("cpu", torch.int16).numpy()
+            grids.append(g)
+            for c in range(g.shape[1]):
+                theta[li, c] = fit_theta(g[:, c])
+        return layers + [GridLatents(theta=theta, grids=grids)]
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """RGB PSNR of the segment as the decoder renders it (rounded latents, the current levels)."""
+        from ..metrics.quality import mse_to_psnr
+        from ..model.masked import fold_weight
+
+        layers = self.payload()
+        w = [fold_weight(m.signs, torch.from_numpy(lp.levels.astype(np.int64)).to(self.device).view(m.signs.shape),
+                         torch.from_numpy(lp.scales).to(self.device)) for m, lp in zip(self.net.weights, layers)]
+        se = 0.0
+        for i in range(self.count):
+            grids = [torch.from_numpy(g[i : i + 1] if g.shape[0] > 1 else g).float().to(self.device) for g in layers[-1].grids]
+            out = self.net.synthesize(grids, w).clamp_(0, 1)
+            se += float((out - self._rgb(self.frames[i : i + 1], self.info)).square().sum())
+        self.psnr = mse_to_psnr(se / (self.count * 3 * self.info.width * self.info.height))
+        return self.psnr
+
+    def outcome(self) -> FitOutcome:
+        if math.isnan(self.psnr):
+            self.evaluate()
+        return FitOutcome(self.payload(), self.psnr, self.seconds)
+
+    def state_dict(self, *args, **kwargs) -> dict:  # noqa: D401 - the checkpoint's state, not nn.Module's
+        return {"params": {k: v.detach().cpu() for k, v in super().state_dict().items()},
+                "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                "noise": self.noise.get_state().cpu(), "epoch": self.epoch, "step": self.step, "seconds": self.seconds,
+                "perm": self.perm if self.perm is not None else torch.empty(0, dtype=torch.long)}
+
+    def load_state_dict(self, state: dict, *args, **kwargs) -> None:
+        super().load_state_dict(state["params"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.noise.set_state(state["noise"])
+        self.epoch, self.step, self.seconds = int(state["epoch"]), int(state["step"]), float(state["seconds"])
+        self.perm = state["perm"] if state["perm"].numel() else None

@@ -1,0 +1,151 @@
+"""The latent-grid network of `slt-grid`: per frame, multi-resolution 2-D grids of integer latents,
+each upsampled (bilinear) to the frame, stacked, then a small convolutional synthesis whose weights
+are random from the seed and selected by hierarchical supermasks with learned scales (the same
+SupermaskWeight layers as the NeRV methods). The frame index only picks the frame's latents.
+
+    latents (levels x channels grids, the finest 2^-first of the frame, each half the last)
+      -> bilinear upsampling to H x W -> stack (levels * channels maps)
+      -> 1x1 conv to `hidden` -> GELU -> `layers` x (1x1 conv hidden -> hidden -> GELU)
+      -> kernel x kernel conv hidden -> 3 (zero padding) -> + 0.5
+
+No biases, no normalisation: what the network computes comes from the seeded signs, the stored
+levels and scales, and the stored latents.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GELU_GAIN = 1.534  # as model/nerv.py: keeps the activations' RMS through a GELU layer
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The shape of an slt-grid network (stored in a version-2 header in place of NeRV's fields)."""
+
+    first: int  # log2 of the finest grid's downsampling (0: full resolution)
+    levels: int  # grids per frame, each half the resolution of the last
+    channels: int  # latent channels per grid
+    hidden: int  # synthesis width
+    layers: int  # hidden 1x1 layers after the first
+    kernel: int  # the last convolution's kernel (odd)
+    shared: int = 0  # the coarsest grids held once per segment, for all its frames (0: every grid per frame)
+
+    def grid_frames(self, level: int, frames: int) -> int:
+        """Frames of latents grid `level` holds in a segment of `frames` frames (1 when shared)."""
+        return 1 if level >= self.levels - self.shared else frames
+
+    def segment_latents(self, width: int, height: int, frames: int) -> int:
+        return self.channels * sum(self.grid_frames(li, frames) * h * w
+                                   for li, (h, w) in enumerate(self.grid_shapes(width, height)))
+
+    def grid_shapes(self, width: int, height: int) -> list[tuple[int, int]]:
+        """(rows, columns) of each grid: ceil(frame / 2^(first + level))."""
+        return [(-(-height // (1 << s)), -(-width // (1 << s))) for s in range(self.first, self.first + self.levels)]
+
+    def latents_per_frame(self, width: int, height: int) -> int:
+        return self.channels * sum(h * w for h, w in self.grid_shapes(width, height))
+
+    def layer_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, weight shape) of every masked layer, in bitstream order (conv weights: out, in, k, k)."""
+        c_in, k = self.levels * self.channels, self.kernel
+        shapes = [("in", (self.hidden, c_in, 1, 1))]
+        shapes += [(f"hidden{i}", (self.hidden, self.hidden, 1, 1)) for i in range(self.layers)]
+        shapes.append(("out", (3, self.hidden, k, k)))
+        return shapes
+
+    def num_weights(self) -> int:
+        return sum(math.prod(shape) for _, shape in self.layer_shapes())
+
+    def macs_per_pixel(self) -> int:
+        """Multiply-adds per output pixel: 4 per upsampled map (bilinear) plus the convolutions."""
+        c_in = self.levels * self.channels
+        return 4 * c_in + self.hidden * c_in + self.layers * self.hidden**2 + 3 * self.hidden * self.kernel**2
+
+    def summary(self) -> dict:
+        return {"grid_first": self.first, "grid_levels": self.levels, "grid_channels": self.channels, "grid_shared": self.shared,
+                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel}
+
+
+def layer_gains(config: GridConfig) -> list[float]:
+    return [GELU_GAIN] * (len(config.layer_shapes()) - 1) + [1.0]
+
+
+class GridSynthesis(nn.Module):
+    """The synthesis network; `weights` holds one module per layer that returns its weight when
+    called (SupermaskWeight while fitting, FixedWeight when decoding)."""
+
+    def __init__(self, config: GridConfig, width: int, height: int, weights: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.config, self.width, self.height = config, width, height
+        self.weights = nn.ModuleList(weights)
+
+    def layer_weights(self) -> list[torch.Tensor]:
+        return [m() for m in self.weights]
+
+    def upsampled(self, grids: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The grids (each (B, C, h, w)) upsampled to the frame and stacked: (B, levels * C, H, W)."""
+        size = (self.height, self.width)
+        return torch.cat([g if tuple(g.shape[-2:]) == size else
+                          F.interpolate(g, size=size, mode="bilinear", align_corners=False) for g in grids], 1)
+
+    def hidden_maps(self, x: torch.Tensor, w: Sequence[torch.Tensor]) -> torch.Tensor:
+        for wi in w[:-1]:
+            x = F.gelu(F.conv2d(x, wi))
+        return x
+
+    def synthesize(self, grids: Sequence[torch.Tensor], w: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """RGB (B, 3, H, W) of the frames whose grids are given, the whole frame in one pass."""
+        w = self.layer_weights() if w is None else w
+        x = self.hidden_maps(self.upsampled(grids), w)
+        return F.conv2d(x, w[-1], padding=self.config.kernel // 2) + 0.5
+
+    def render_rows(self, grids: Sequence[torch.Tensor], budget: int) -> torch.Tensor:
+        """The same as synthesize (without gradients) in bands of rows whose activations fit
+        `budget` bytes: the hidden maps of a band and its halo, then the last convolution with the
+        frame's zero padding where the band touches the frame's edge."""
+        w = self.layer_weights()
+        x = self.upsampled(grids)
+        b, c_in, h, width = x.shape
+        pad = self.config.kernel // 2
+        per_row = 4 * b * width * (c_in + 2 * self.config.hidden + 3)
+        rows = max(1, budget // per_row - 2 * pad)
+        if rows >= h:
+            return F.conv2d(self.hidden_maps(x, w), w[-1], padding=pad) + 0.5
+        out = x.new_empty((b, 3, h, width))
+        for a in range(0, h, rows):
+            e = min(h, a + rows)
+            lo, hi = max(0, a - pad), min(h, e + pad)
+            y = self.hidden_maps(x[:, :, lo:hi], w)
+            y = F.pad(y, (pad, pad, pad - (a - lo), pad - (hi - e)))
+            out[:, :, a:e] = F.conv2d(y, w[-1]) + 0.5
+        return out
+
+
+class GridDecoderNet(nn.Module):
+    """A decoded segment: its latents (float32, per grid (T, C, h, w), or (1, C, h, w) for a grid
+    shared by the segment's frames) and its folded synthesis.
+    Called with frame positions t in [0, 1] (decoder.py), it renders those frames."""
+
+    def __init__(self, synthesis: GridSynthesis, latents: Sequence[torch.Tensor]) -> None:
+        super().__init__()
+        self.synthesis = synthesis
+        self.latents = list(latents)
+        self.frames = max(int(g.shape[0]) for g in latents)
+
+    def indices(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.round(t.double() * max(self.frames - 1, 1)).long().clamp_(0, self.frames - 1)
+
+    def render(self, t: torch.Tensor, budget: int) -> torch.Tensor:
+        idx = self.indices(t).to(self.latents[0].device)
+        grids = [g.index_select(0, idx if g.shape[0] == self.frames else torch.zeros_like(idx)) for g in self.latents]
+        return self.synthesis.render_rows(grids, budget)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.render(t, 1 << 62)

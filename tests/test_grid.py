@@ -1,0 +1,209 @@
+"""slt-grid (issue 14): the latents' integer probability tables against hand-computed values, the
+round trip through the file, the same bytes for the same seed, corrupt payloads refused with one
+line, and its place in the bitstream (version 2 only)."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from inrcodec import api, methods
+from inrcodec.bitstream import format as fmt, read_slt
+from inrcodec.encoder import EncodeOptions, encode_clip
+from inrcodec.entropy import geometric as geo
+from inrcodec.errors import BitstreamError, InputError
+from inrcodec.fit.trainer import FitOptions
+
+from .conftest import synthetic_clip
+
+
+def _options(epochs: int = 2, **kw) -> EncodeOptions:
+    return EncodeOptions(method="slt-grid", device="cpu", seed=5, fit=FitOptions(epochs=epochs, threads=1), **kw)
+
+
+@pytest.fixture(scope="module")
+def grid_file() -> bytes:
+    return encode_clip(synthetic_clip(frames=3), _options(epochs=8, lmbda=0.001))
+
+
+def test_tables_are_the_documented_integers():
+    # theta = 1/2: q_k = 2^30 / 2^k exactly, weight = q_|v| + 1
+    np.testing.assert_array_equal(geo.table_weights(32768, 2),
+                                  [2**28 + 1, 2**29 + 1, 2**30 + 1, 2**29 + 1, 2**28 + 1])
+    # theta_q = 12345: q_1 = 12345 * 2^14 = 202260480, q_2 = floor(202260480 * 12345 / 2^16) = 38099756
+    # (2496905625600 / 65536 = 38099756.25), q_3 = floor(38099756 * 12345 / 2^16) = 7176841
+    # (470341487820 / 65536 = 7176841.04)
+    w = geo.table_weights(12345, 3)
+    np.testing.assert_array_equal(w, [7176842, 38099757, 202260481, 2**30 + 1, 202260481, 38099757, 7176842])
+    p = geo.probabilities(12345, 3)
+    # sum = 2^30 + 1 + 2 * (202260481 + 38099757 + 7176842) = 1568815985
+    assert int(w.sum()) == 1568815985 and p[3] == (2**30 + 1) / 1568815985 and p[0] == 7176842 / 1568815985
+    np.testing.assert_array_equal(geo.table_weights(1, 2), [1, 2**14 + 1, 2**30 + 1, 2**14 + 1, 1])  # tails floor to 0 (+1)
+    np.testing.assert_array_equal(geo.table_weights(40000, 0), [2**30 + 1])
+    with pytest.raises(ValueError):
+        geo.table_weights(0, 2)
+    with pytest.raises(ValueError):
+        geo.table_weights(65536, 2)
+
+
+def test_latents_round_trip_and_corrupt_words_fail_in_one_line():
+    rng = np.random.default_rng(1)
+    a = np.rint(rng.laplace(0, 3, 5000)).astype(np.int16)
+    b = np.zeros(7, np.int16)
+    m = int(np.abs(a).max())
+    t = geo.fit_theta(a)
+    words = geo.encode_grids([(a, t, m), (b, t, 0), (a[:9], 999, m)])
+    got = geo.decode_grids(words, [(a.size, t, m), (7, t, 0), (9, 999, m)], "x")
+    assert all(np.array_equal(g, e) for g, e in zip(got, (a, b, a[:9])))
+    assert 32 * words.size / a.size < 1.02 * float(-np.log2(geo.probabilities(t, m)[a + m]).mean()) + 0.01
+    with pytest.raises(BitstreamError, match="not fully consumed|invalid|out of range") as e:
+        geo.decode_grids(words[1:], [(a.size, t, m), (7, t, 0), (9, 999, m)], "x")
+    assert "\n" not in str(e.value)
+
+
+def test_round_trip_through_the_file_and_the_same_bytes(grid_file, tmp_path):
+    header, segments, sizes = read_slt(grid_file)
+    assert header.version == 2 and header.method == "slt-grid" and header.network.levels >= 1
+    assert sum(sizes.values()) == len(grid_file) and any(k.startswith("latents/") for k in sizes)
+    assert {"model", "scales", "counts", "masks/in", "masks/out"} <= set(sizes)
+    lat = segments[0].layers[-1]
+    assert lat.grids[0].shape[0] == 3 and lat.grids[0].dtype == np.int16 and any(g.any() for g in lat.grids)
+    # writing the decoded segments again gives the same file; the same seed gives the same bytes
+    assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == grid_file
+    assert encode_clip(synthetic_clip(frames=3), _options(epochs=8, lmbda=0.001)) == grid_file
+    path = tmp_path / "g.slt"
+    path.write_bytes(grid_file)
+    api.decode(str(path), str(tmp_path / "all.y4m"), device="cpu")
+    api.decode(str(path), str(tmp_path / "one.y4m"), device="cpu", frames="1:2")
+    from inrcodec.video.io import read_video
+
+    all_frames, one = read_video(str(tmp_path / "all.y4m")).frames, read_video(str(tmp_path / "one.y4m")).frames
+    assert all_frames.shape[0] == 3 and np.array_equal(one[0], all_frames[1])
+    assert api.info(str(path))["network"]["grid_levels"] == header.network.levels
+
+
+def test_row_bands_render_the_whole_frame_exactly(grid_file):
+    import torch
+
+    header, segments, _ = read_slt(grid_file)
+    net = methods.get("slt-grid").decoder_network(header, segments[0].seed, segments[0].layers, torch.device("cpu"))
+    t = torch.tensor([0.0, 0.5, 1.0])
+    whole = net(t)
+    banded = net.render(t, 4 * 3 * header.width * 60)  # a few rows per band
+    torch.testing.assert_close(banded, whole, rtol=1e-5, atol=1e-5)
+
+
+def _recrc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_corrupt_payloads_fail_in_one_line(grid_file):
+    header, table, start = fmt.parse(grid_file)
+    body = grid_file[:-4]
+    rng = np.random.default_rng(0)
+    failures = 0
+    for pos in list(range(start, len(body))) + list(rng.integers(start, len(body), 50)):
+        for flip in (0x01, 0x80, 0xFF):
+            bad = bytearray(body)
+            bad[pos] ^= flip
+            try:
+                fmt.read_slt(_recrc(bytes(bad)))
+            except BitstreamError as e:
+                assert "\n" not in str(e)
+                failures += 1
+    assert failures > 0
+    for cut in (1, 5, 40):  # a payload shorter than its contents, with the table's length fixed up
+        short = bytearray(body[: len(body) - cut])
+        struct.pack_into("<I", short, start - 4, table[0][3] - cut)
+        with pytest.raises(BitstreamError) as e:
+            fmt.read_slt(_recrc(bytes(short)))
+        assert "\n" not in str(e.value)
+
+
+def test_a_version_1_file_cannot_hold_slt_grid(grid_file):
+    from inrcodec.bitstream import v1
+
+    header = read_slt(grid_file)[0]
+    # version 1's layout cannot even declare the grid config: a v1 file with method id 5 is refused
+    data = bytearray(fmt.write_slt(*_slt_file()))
+    data[4], data[5] = 1, methods.get("slt-grid").id
+    with pytest.raises(BitstreamError, match="slt-grid.*version 2|needs a grid network config") as e:
+        fmt.read_slt(_recrc(bytes(data[:-4])))
+    assert "\n" not in str(e.value)
+    assert v1.VERSION == 1 and header.version == 2
+
+
+def _slt_file():
+    clip = synthetic_clip(frames=2)
+    data = encode_clip(clip, EncodeOptions(method="slt", preset="tiny", device="cpu", fit=FitOptions(epochs=1, threads=1)))
+    h, segs, _ = read_slt(data)
+    return h, segs
+
+
+def test_option_values_are_checked():
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="--lambda"):
+            _options(lmbda=bad).validate()
+    with pytest.raises(InputError, match="--channels"):
+        _options(c0=1000).validate()
+    assert _options(lmbda=0.5).method_config().lmbda == 0.5
+
+
+def test_rate_search_moves_lambda_the_right_way():
+    m = methods.get("slt-grid")
+    first = m.rate_overrides(0.1, [])["lmbda"]
+    assert m.rate_overrides(0.05, [])["lmbda"] > first  # a lower rate asks for a larger lambda
+    too_big = m.rate_overrides(0.1, [({"lmbda": first}, 0.2)])["lmbda"]
+    assert too_big > first
+    between = m.rate_overrides(0.1, [({"lmbda": first}, 0.2), ({"lmbda": too_big}, 0.05)])["lmbda"]
+    assert first < between < too_big
+
+
+def test_shared_coarse_grids_round_trip(monkeypatch, tmp_path):
+    """The temporal path: the coarsest grids held once per segment (grid_shared in the header)."""
+    from inrcodec.methods import grid
+
+    monkeypatch.setattr(grid, "SHARED", 1)
+    data = encode_clip(synthetic_clip(64, 48, frames=3), _options(epochs=6, lmbda=0.001, segment_frames=2))  # 2 grids
+    header, segments, sizes = read_slt(data)
+    assert header.network.shared == 1 and len(segments) == 2
+    for seg in segments:
+        g = seg.layers[-1].grids
+        assert g[-1].shape[0] == 1 and g[0].shape[0] == seg.frame_count
+    assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
+    path = tmp_path / "s.slt"
+    path.write_bytes(data)
+    api.decode(str(path), str(tmp_path / "s.y4m"), device="cpu")
+    bad = replace_grid(segments[0].layers, -1, np.zeros((2,) + segments[0].layers[-1].grids[-1].shape[1:], np.int16))
+    with pytest.raises(ValueError, match="latent grid"):
+        fmt.payload_bytes(header, 0, bad, 2)
+
+
+def replace_grid(layers, li, array):
+    from inrcodec.methods.grid import GridLatents
+
+    grids = list(layers[-1].grids)
+    grids[li] = array
+    return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids)]
+
+
+def test_an_interrupted_fit_resumes_to_the_same_payload():
+    from inrcodec.encoder import file_header
+    from inrcodec.segment import FitHooks, Stopped, fit_segment, segment_jobs, segment_payload
+
+    clip = synthetic_clip(frames=3)
+    opts = _options(epochs=3, lmbda=0.001)
+    job = segment_jobs(3, None, opts.seed)[0]
+    whole = fit_segment(job, clip.frames, clip.info, opts)
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 5  # in the middle of the second epoch
+
+    with pytest.raises(Stopped) as stopped:
+        fit_segment(job, clip.frames, clip.info, opts, hooks=FitHooks(should_stop=stop))
+    resumed = fit_segment(job, clip.frames, clip.info, opts, state=stopped.value.state)
+    header = file_header(clip.info, 3, opts)
+    assert segment_payload(header, resumed) == segment_payload(header, whole)
