@@ -28,7 +28,7 @@ from .bitstream.stream import read_slt_bytes
 from .decoder import Decoder, parse_frame_range, payload_frames
 from .devices import resolve_device
 from .bitstream import write_file
-from .encoder import SPOOL_SUFFIX, CheckpointOptions, EncodeOptions, encode_clip, file_header, fit_segments, segment_seed
+from .encoder import SPOOL_SUFFIX, CheckpointOptions, EncodeOptions, encode_clip, file_header, fit_segments
 from .spool import DirSpool
 from .fit.checkpoint import peek_fingerprint
 from .errors import InputError
@@ -37,7 +37,7 @@ from .metrics.video import Comparison, compare
 from .progress import ProgressCallback, Throttle, quiet_warnings, warn
 from .rate import DEFAULT_BPP, Extent, checkpoint_widths, encode_at_bpp, widths_for_bpp
 from .model.config import NetworkConfig
-from .segment import SegmentJob
+from .segment import SegmentJob, segment_seed
 from .video.io import RAW_EXTS, STREAM_FORMATS, guess_format, open_video, open_writer, output_paths, read_video
 from .video.raw import write_all
 from .video.y4m import MAGIC as Y4M_MAGIC
@@ -183,8 +183,7 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
     clip = read_video(input, size=size, fps=fps, start=start, frames=frames, matrix=matrix,
                       full_range=full_range, stdin=stdin, on_frames=lambda n: tell("read", n, frames))
     tell("read", len(clip), len(clip), force=True)
-    if frames is not None and len(clip) < frames:
-        warn(f"only {len(clip)} frames from frame {start} (asked for {frames}); encoding those")
+    _warn_short(len(clip), frames, start)
     t0 = time.perf_counter()
     fitted: list[int] = []
 
@@ -213,25 +212,39 @@ def _encode(input, output, *, size, fps, frames, start, matrix, full_range, bpp,
     if ckpt is not None:
         remove_checkpoint(ckpt)
     header, segments, _ = read_slt(data)
+    rendered = Decoder(header, segments, device).render(range(len(clip)))
+    figures = compare(clip, _measured(rendered, len(clip), tell))
+    return _report(input, len(data), clip.info, len(clip), header, len(segments), target, fit_seconds, device,
+                   fitted, frames is None and start == 0, figures)
+
+
+def _report(input, nbytes: int, info, frames: int, header: Header, segments: int, target, fit_seconds: float,
+            device, fitted: list[int], whole: bool, figures: dict) -> dict:
+    """encode's report (`figures`: the measured quality), with the warning when the output is
+    larger than a compressed input read `whole`."""
     report = {
-        "bytes": len(data),
-        "bpp": bits_per_pixel(len(data), clip.info.width, clip.info.height, len(clip)),
+        "bytes": nbytes,
+        "bpp": bits_per_pixel(nbytes, info.width, info.height, frames),
         "target_bpp": target,
-        "frames": len(clip),
-        "width": clip.info.width,
-        "height": clip.info.height,
-        "fit_seconds": fit_seconds,
-        "weights": header.network.num_weights() * len(segments),
+        "frames": frames,
+        "width": info.width,
+        "height": info.height,
+        "fit_seconds": fit_seconds,  # a streamed encode: reading, fitting and measuring, interleaved
+        "weights": header.network.num_weights() * segments,
         "device": str(device),
         "segments_fitted": sorted(fitted),  # the segments this call fitted (a resume skips finished ones)
-        "input_bpp": input_bits_per_pixel(input, len(clip), frames is None and start == 0),
+        "input_bpp": input_bits_per_pixel(input, frames, whole),
+        **figures,
     }
-    rendered = Decoder(header, segments, device).render(range(len(clip)))
-    report.update(compare(clip, _measured(rendered, len(clip), tell)))
     if report["input_bpp"] is not None and report["bpp"] > report["input_bpp"]:
         warn(f"the output ({report['bpp']:.3f} bpp) is larger than the input file ({report['input_bpp']:.3f} bpp); "
              f"a lower --bpp makes it smaller")
     return report
+
+
+def _warn_short(read: int, frames: int | None, start: int) -> None:
+    if frames is not None and read < frames:
+        warn(f"only {read} frames from frame {start} (asked for {frames}); encoding those")
 
 
 def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_range, target, options, on_epoch,
@@ -271,7 +284,7 @@ def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_r
         def segments():
             nonlocal read
             for i, chunk in enumerate(src.chunks(seg)):
-                job = SegmentJob(i, read, len(chunk), segment_seed(options, i))
+                job = SegmentJob(i, read, len(chunk), segment_seed(options.seed, i))
                 read += len(chunk)
                 yield job, chunk
 
@@ -293,8 +306,7 @@ def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_r
     tell("read", read, read, force=True)  # the totals are known now (a pipe's were not)
     tell("fit", steps, steps, f"{len(jobs)} segments", force=True)
     tell("measure", measured.frames, read, force=True)
-    if frames is not None and read < frames:
-        warn(f"only {read} frames from frame {start} (asked for {frames}); encoding those")
+    _warn_short(read, frames, start)
     header = file_header(info, read, options)
     table = [(j.first_frame, j.frame_count, j.seed, spool.size(j.index)) for j in jobs]
     payloads = (spool.get(j.index) for j in jobs)
@@ -310,24 +322,8 @@ def _encode_streaming(input, output, *, size, fps, frames, start, matrix, full_r
         remove_checkpoint(ckpt)
     else:
         spool.remove()
-    report = {
-        "bytes": size_bytes,
-        "bpp": bits_per_pixel(size_bytes, info.width, info.height, read),
-        "target_bpp": target,
-        "frames": read,
-        "width": info.width,
-        "height": info.height,
-        "fit_seconds": fit_seconds,  # reading, fitting and measuring: they are interleaved
-        "weights": header.network.num_weights() * len(jobs),
-        "device": str(device),
-        "segments_fitted": sorted(fitted),
-        "input_bpp": input_bits_per_pixel(input, read, frames is None and start == 0),
-        **measured.result(),
-    }
-    if report["input_bpp"] is not None and report["bpp"] > report["input_bpp"]:
-        warn(f"the output ({report['bpp']:.3f} bpp) is larger than the input file ({report['input_bpp']:.3f} bpp); "
-             f"a lower --bpp makes it smaller")
-    return report
+    return _report(input, size_bytes, info, read, header, len(jobs), target, fit_seconds, device, fitted,
+                   frames is None and start == 0, measured.result())
 
 
 class _Writer:

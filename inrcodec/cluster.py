@@ -34,7 +34,7 @@ def require_ray():
     return ray
 
 
-def _fit_task(header, job, frames, info, options):
+def _fit_task(header, job, frames, options):
     """One segment, on whichever worker Ray chose: (index, payload bytes, fit PSNR, seconds)."""
     hook = os.environ.get(TEST_EXIT_HOOK)
     if hook and os.path.exists(os.path.join(hook, f"exit-segment-{job.index}")):
@@ -42,7 +42,7 @@ def _fit_task(header, job, frames, info, options):
         os._exit(1)  # the worker process dies mid-task, as a lost node would
     from .segment import fit_segment, segment_payload
 
-    result = fit_segment(job, frames, info, options)
+    result = fit_segment(job, frames, header.video_info(), options)
     return job.index, segment_payload(header, result), result.psnr, result.seconds
 
 
@@ -115,7 +115,7 @@ def fit_on_ray(header, todo, options, done: dict, saver, should_stop: Callable[[
                     exhausted = True
                     break
                 job, frames, digest = item
-                in_flight[task.remote(header, job, ray.put(frames), _info(header), options)] = (job, frames, digest)
+                in_flight[task.remote(header, job, ray.put(frames), options)] = (job, frames, digest)
             tell()
             if not in_flight:
                 break
@@ -143,8 +143,3 @@ def fit_on_ray(header, todo, options, done: dict, saver, should_stop: Callable[[
         if started:
             ray.shutdown()
 
-
-def _info(header):
-    from .video.clip import VideoInfo
-
-    return VideoInfo(header.width, header.height, header.fps, header.matrix, header.full_range)

@@ -15,7 +15,6 @@ from .bitstream import Header, Segment
 from .frame_range import decode_range
 from .model.nerv import frame_positions, inference_batch
 from .model.strips import activation_budget
-from .video.clip import VideoInfo
 from .video.colour import rgb_to_yuv420
 
 RENDER_BATCH = None  # frames per forward pass: None = as many as the memory budget allows (nerv.inference_batch)
@@ -32,10 +31,7 @@ class Decoder:
 
     def __init__(self, header: Header, segments: list[Segment], device: torch.device) -> None:
         self.header, self.segments, self.device = header, segments, device
-        self.info = VideoInfo(
-            width=header.width, height=header.height, fps=header.fps,
-            matrix=header.matrix, full_range=header.full_range,
-        )
+        self.info = header.video_info()
         self.method = methods.get(header.method)
         self._nets: dict[int, torch.nn.Module] = {}
         tune_allocator()

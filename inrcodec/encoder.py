@@ -21,9 +21,8 @@ from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network  # noqa: F
 from .model.rng import GENERATOR
 from .segment import FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, segment_jobs, segment_payload
 from .spool import DirSpool, MemorySpool
-from .segment import segment_seed as _segment_seed
 from .threads import parse_threads
-from .video.clip import Clip, VideoInfo
+from .video.clip import Clip
 
 METHODS = methods.names()
 
@@ -120,16 +119,6 @@ class CheckpointOptions:
     path: str
     resume: bool = False
     minutes: float = 5.0
-
-
-def segment_ranges(frames: int, segment_frames: int | None) -> list[tuple[int, int]]:
-    """(first, count) of each segment."""
-    return [(j.first_frame, j.frame_count) for j in segment_jobs(frames, segment_frames, 0)]
-
-
-def segment_seed(options: EncodeOptions, segment: int) -> int:
-    """Each segment's network seed: the base seed plus the segment index, as a u64."""
-    return _segment_seed(options.seed, segment)
 
 
 def file_header(info, frames: int, options: EncodeOptions) -> Header:
@@ -255,7 +244,7 @@ def fit_segments(
     def todo() -> Iterator[tuple[SegmentJob, np.ndarray, str]]:
         for job, seg_frames in segments:
             jobs.append(job)
-            digest = frames_digest(seg_frames)
+            digest = frames_digest(seg_frames) if saver is not None else None  # what a resume matches
             meta = finished.get(job.index)
             if meta is not None and spool.verify(job.index, meta["payload_sha256"]):
                 _same_frames(meta["frames_sha256"], digest)
@@ -265,7 +254,7 @@ def fit_segments(
                 continue
             yield job, seg_frames, digest
 
-    def finish(job: SegmentJob, seg_frames: np.ndarray, digest: str, payload: bytes, psnr: float) -> None:
+    def finish(job: SegmentJob, seg_frames: np.ndarray, digest: str | None, payload: bytes, psnr: float) -> None:
         done[job.index] = {"frames_sha256": digest, "payload_sha256": spool.put(job.index, payload)}
         if saver is not None:
             saver.save(done, None)
@@ -288,7 +277,7 @@ def fit_segments(
 
 def _fit_here(header, job, frames, digest, options, done, running, saver, should_stop, progress, finish) -> None:
     """Fit one segment in this process, continuing `running` when it is this one."""
-    info = VideoInfo(header.width, header.height, header.fps, header.matrix, header.full_range)
+    info = header.video_info()
     state = None
     if running is not None and running["index"] == job.index:
         _same_frames(running["frames_sha256"], digest)

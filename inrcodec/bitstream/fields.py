@@ -119,11 +119,17 @@ def write_fields(fields: tuple[Field, ...], values: dict) -> bytes:
     return bytes(out)
 
 
+def check_range(f: Field, value) -> None:
+    """A field's plain range check: "{label} {value} outside {lo}..{hi}"."""
+    if not f.lo <= value <= f.hi:
+        fail(f"{f.label} {value} outside {f.lo}..{f.hi}")
+
+
 def check_ranges(fields: tuple[Field, ...], values: dict) -> None:
     """The plain range checks the declarations carry."""
     for f in fields:
-        if f.label is not None and not f.lo <= values[f.name] <= f.hi:
-            fail(f"{f.label} {values[f.name]} outside {f.lo}..{f.hi}")
+        if f.label is not None:
+            check_range(f, values[f.name])
 
 
 def max_bytes(fields: tuple[Field, ...]) -> int:

@@ -14,7 +14,8 @@ import numpy as np
 from ..model.config import NetworkConfig
 from . import limits as L
 from .cursor import fail
-from .fields import FLAG_FULL_RANGE, GENERATORS, GRID_V2, HEADER_V1, MAGIC, MATRICES, PIX_FMTS, Field, check_ranges, lookup
+from ..video.clip import VideoInfo
+from .fields import FLAG_FULL_RANGE, GENERATORS, GRID_V2, HEADER_V1, MAGIC, MATRICES, PIX_FMTS, check_range, check_ranges, lookup
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Header:
         """K, the number of non-zero mask levels."""
         return len(self.sparsity)
 
+    def video_info(self) -> VideoInfo:
+        """The geometry, rate and colour of the frames the file decodes to."""
+        return VideoInfo(self.width, self.height, self.fps, self.matrix, self.full_range)
+
 
 def to_float32(x: float) -> float:
     """The python float of x rounded to float32: the value a reader gets back for an f32 field."""
@@ -55,9 +60,7 @@ _DECLARED = {f.name: f for f in HEADER_V1}
 
 
 def _in_range(name: str, value: int) -> None:
-    f: Field = _DECLARED[name]
-    if not f.lo <= value <= f.hi:
-        fail(f"{f.label} {value} outside {f.lo}..{f.hi}")
+    check_range(_DECLARED[name], value)
 
 
 def header_values(h: Header, version: int) -> dict:

@@ -9,6 +9,7 @@ to add one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -125,8 +126,6 @@ class Method:
     def read_payload(self, cur: Cursor, header, index: int, frames: int, sizes: dict, decode: bool) -> list:
         """Walk (and with `decode`, decode) one segment's payload at the cursor: its layers in the
         network's order, each read by read_layer."""
-        import math
-
         return [self.read_layer(cur, header, f"segment {index} layer {name}", name, math.prod(shape), sizes, decode)
                 for name, shape in header.network.layer_shapes()]
 
@@ -153,8 +152,6 @@ class Method:
 
 def flat_integers(array, shape: tuple[int, ...], what: str) -> np.ndarray:
     """An integer payload array given flat (n,) or in the weight's shape, returned flat."""
-    import math
-
     a = np.asarray(array)
     n = math.prod(shape)
     if a.shape not in ((n,), tuple(shape)) or not np.issubdtype(a.dtype, np.integer):

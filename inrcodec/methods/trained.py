@@ -13,6 +13,7 @@ histogram and the ANS-coded (non-zero) values (docs/bitstream.md).
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, replace
 
@@ -204,8 +205,6 @@ class TrainedMethod(Method):
         return bytes(out)
 
     def read_layer(self, cur, header, where: str, name: str, n: int, sizes: dict, decode: bool):
-        import math
-
         bits, step = cur.unpack(_QUANT, f"payload of {where}")
         if not MIN_BITS <= bits <= MAX_BITS:
             fail(f"{where}: quantisation bits {bits} outside {MIN_BITS}..{MAX_BITS}")
