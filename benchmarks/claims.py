@@ -32,8 +32,9 @@ from inrcodec.threads import set_threads  # noqa: E402
 from inrcodec.video.io import read_video  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def one_rate_arguments(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a one-rate grid (this script, benchmarks/balance.py): clip, rate, fit."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input")
     ap.add_argument("--frames", type=int, default=None)
     ap.add_argument("--bpp", type=float, default=0.1)
@@ -41,6 +42,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="small")
+    return ap
+
+
+def main() -> None:
+    ap = one_rate_arguments(__doc__)
     ap.add_argument("--methods", default=",".join(NEURAL_METHODS))
     ap.add_argument("--codecs", default="x264")
     ap.add_argument("--log", required=True)

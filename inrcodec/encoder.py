@@ -37,6 +37,7 @@ class EncodeOptions:
     preset: str | None = None  # None: the default preset's shape, its widths chosen by rate control (api.encode)
     levels: int | None = None
     sparsity: tuple[float, ...] | None = None
+    layer_sparsity: tuple[tuple[str, tuple[float, ...]], ...] = ()  # per-layer schedules: (name or prefix, K values)
     seed: int = 0
     device: str = "auto"
     segment_frames: int | None = None  # frames per independently coded segment; None = one segment

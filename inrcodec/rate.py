@@ -66,6 +66,18 @@ def widths_for_weights(width: int, height: int, preset: str, target_weights: flo
     return best
 
 
+def widths_for_bits(width: int, height: int, preset: str, target_bits: float, bits_of: Callable) -> dict:
+    """Width overrides whose network's coded weight bits (`bits_of(network)`) are closest to
+    `target_bits`: for a method whose bits per weight differ between layers."""
+    best, best_err = None, math.inf
+    for cand in candidate_widths(preset):
+        err = abs(math.log(bits_of(plan_network(width, height, preset, **cand)) / max(target_bits, 1.0)))
+        if err < best_err:
+            best, best_err = cand, err
+    assert best is not None
+    return best
+
+
 def first_estimate(clip: Clip | Extent, opts) -> tuple[float, float]:
     """(bits per weight, bytes besides the weights) of a file of these options, from the method."""
     return opts.method_impl.size_estimate(clip.info.width, clip.info.height, len(clip), opts, opts.method_config())
@@ -83,12 +95,17 @@ def measured_estimate(data: bytes, opts, width: int, height: int) -> tuple[float
 
 def widths_for_bpp(clip: Clip | Extent, opts, bpp: float, bits_per_weight: float | None = None,
                    overhead: float | None = None) -> dict:
-    """Width overrides (stem_hidden, c0, c_min) putting the file near `bpp` for this clip."""
-    if bits_per_weight is None or overhead is None:
+    """Width overrides (stem_hidden, c0, c_min) putting the file near `bpp` for this clip: from the
+    method's estimate, or from the bits per weight and fixed bytes measured on an earlier file."""
+    first = bits_per_weight is None or overhead is None
+    if first:
         bits_per_weight, overhead = first_estimate(clip, opts)
     target_bytes = bpp * clip.info.width * clip.info.height * len(clip) / 8
-    weights = max(8 * (target_bytes - overhead), 64.0) / bits_per_weight
-    return widths_for_weights(clip.info.width, clip.info.height, opts.preset_name, weights)
+    bits = max(8 * (target_bytes - overhead), 64.0)
+    bits_of = opts.method_impl.weight_bits(opts.method_config()) if first else None
+    if bits_of is not None:
+        return widths_for_bits(clip.info.width, clip.info.height, opts.preset_name, bits, bits_of)
+    return widths_for_weights(clip.info.width, clip.info.height, opts.preset_name, bits / bits_per_weight)
 
 
 def encode_at_bpp(clip: Clip, opts, bpp: float, encode: Callable[[object, int], bytes],
@@ -102,7 +119,7 @@ def encode_at_bpp(clip: Clip, opts, bpp: float, encode: Callable[[object, int], 
         max_tries = 1 if opts.method_impl.exact_rate else MAX_TRIES
     info = clip.info
     pixels = info.width * info.height * len(clip)
-    bits_per_weight, overhead = first_estimate(clip, opts)
+    bits_per_weight = overhead = None  # the method's estimate first, then what the last file measured
     best, tries = None, []
     for trial_no in range(max_tries):
         widths = opts.method_impl.rate_overrides(bpp, tries)  # a method's own search (slt-grid: lambda)

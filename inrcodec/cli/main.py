@@ -50,6 +50,17 @@ def _emit_json(report: dict, to_stderr: bool) -> None:
     stream.flush()
 
 
+def _parse_layer_sparsity(items: tuple[str, ...]) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    out = []
+    for item in items:
+        name, sep, values = item.partition("=")
+        sp = _parse_sparsity(values) if sep else None
+        if not sp:
+            raise InrcodecError(f"--layer-sparsity wants LAYER=S1,..,SK, got {item!r}")
+        out.append((name.strip(), sp))
+    return tuple(out)
+
+
 def _parse_sparsity(text: str | None) -> tuple[float, ...] | None:
     if not text:
         return None
@@ -126,6 +137,10 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--epochs", type=int, default=FitOptions.epochs, show_default=True, help="Passes over the clip.")
 @click.option("--levels", type=int, help="Number of nested masks K (default 3; not for dense, sparse).")
 @click.option("--sparsity", help="K increasing sparsities, e.g. 0.5,0.8,0.92 (not for dense, sparse).")
+@click.option("--layer-sparsity", multiple=True, metavar="LAYER=S1,..,SK",
+              help="Sparsities of one layer or group in place of --sparsity's (stem0, stem1, stem, block, blockN, "
+                   "head; repeatable, the first that names a layer applies), e.g. stem1=0.8,0.95,0.99. Rate control "
+                   "sizes the network by every layer's own bits per weight.")
 @click.option("--quant-bits", type=int, default=EncodeOptions.quant_bits, show_default=True,
               help="dense, sparse: bits of the per-layer uniform weight quantisation (2..16).")
 @click.option("--prune", type=float, default=EncodeOptions.prune, show_default=True,
@@ -165,7 +180,7 @@ def _refuse_terminal(output: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures (instead of the summary table).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display or summary (warnings still print).")
 @click.pass_context
-def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, quant_bits,
+def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, method, preset, epochs, levels, sparsity, layer_sparsity, quant_bits,
            prune, finetune, seed, device, batch_size, threads, lr, lr_scales, amp, segment_frames, workers, ray_address, bpp,
            stem_hidden, c0, c_min, lmbda, fixed_gain, checkpoint, checkpoint_minutes, resume, overwrite, as_json, quiet):
     """Fit a video (file, or - for stdin) and write the .slt bitstream."""
@@ -176,7 +191,8 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
     if lr is not None:  # the weights' rate for dense and sparse, the scores' rate otherwise
         lrs[methods.get(method).lr_option] = lr
     options = api.EncodeOptions(
-        method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity), seed=seed, device=device,
+        method=method, fixed_gain=fixed_gain, preset=preset, levels=levels, sparsity=_parse_sparsity(sparsity),
+        layer_sparsity=_parse_layer_sparsity(layer_sparsity), seed=seed, device=device,
         segment_frames=segment_frames, workers=workers, ray_address=ray_address, stem_hidden=stem_hidden, c0=c0, c_min=c_min,
         quant_bits=quant_bits, prune=prune,
         finetune=finetune, lmbda=lmbda, fit=FitOptions(epochs=epochs, batch_size=batch_size, lr_scales=lr_scales, amp=amp, seed=seed,

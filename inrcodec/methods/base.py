@@ -146,6 +146,12 @@ class Method:
         """(coded bits per weight, bytes besides the weights) of a file of these options."""
         raise NotImplementedError
 
+    def weight_bits(self, cfg) -> Callable | None:
+        """network -> coded bits of its weights, where the bits per weight differ between layers
+        (rate control then sizes the network by it); None: size_estimate's bits per weight hold
+        for every layer."""
+        return None
+
     def decode_cost(self, config: NetworkConfig, width: int, height: int) -> DecodeCost:
         return nerv_cost(config, width, height)
 

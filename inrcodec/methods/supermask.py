@@ -13,6 +13,7 @@ categorical model, the number of coded words and the ANS-coded levels (docs/bits
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass
 
@@ -48,6 +49,23 @@ class LayerPayload:
 class SupermaskOptions:
     sparsity: tuple[float, ...]  # K strictly increasing sparsities (as float32 values)
     fixed_gain: float  # slt-fixed: sigma as a multiple of the Kaiming-preserving scale
+    # per-layer schedules in place of `sparsity`: (layer name or prefix, K sparsities); the first
+    # that names a layer applies to it. The payload's level counts carry every layer's real
+    # densities, so the decoder needs none of this.
+    layer_sparsity: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+    def schedule(self, name: str) -> tuple[float, ...]:
+        """The K sparsities of layer `name` (stem0, stem1, block0.., head)."""
+        for prefix, sp in self.layer_sparsity:
+            if name == prefix or (name.startswith(prefix) and name[len(prefix):].isdigit()):
+                return sp
+        return self.sparsity
+
+    def schedules(self, network) -> list[tuple[float, ...]]:
+        return [self.schedule(name) for name, _ in network.layer_shapes()]
+
+
+LAYER_NAME = re.compile(r"^(stem[01]?|block\d*|head)$")  # a NeRV layer's name, or a group of them
 
 
 def default_sparsity(levels: int) -> tuple[float, ...]:
@@ -67,6 +85,19 @@ def check_sparsity(sparsity: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(np.float32(s)) for s in sparsity)
 
 
+def check_layer_sparsity(items, k: int) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """(name, K sparsities) pairs of --layer-sparsity, validated: known layer names, K values each."""
+    out = []
+    for name, sp in items or ():
+        if not isinstance(name, str) or not LAYER_NAME.match(name):
+            raise InputError(f"--layer-sparsity: unknown layer {name!r} (stem0, stem1, stem, block, blockN, head)")
+        sp = check_sparsity(tuple(sp))
+        if len(sp) != k:
+            raise InputError(f"--layer-sparsity {name}: {len(sp)} sparsities, the masks have K={k} levels")
+        out.append((name, sp))
+    return tuple(out)
+
+
 def level_entropy_bits(sparsity: tuple[float, ...]) -> float:
     """Bits per weight of the levels a supermask method codes: H(P(level = j))."""
     density = [1.0] + [1.0 - s for s in sparsity] + [0.0]
@@ -75,7 +106,7 @@ def level_entropy_bits(sparsity: tuple[float, ...]) -> float:
 
 
 class SupermaskMethod(Method):
-    options_used = ("levels", "sparsity", "lr_scales", "fixed_gain")
+    options_used = ("levels", "sparsity", "layer_sparsity", "lr_scales", "fixed_gain")
     lr_option = "lr_scores"
     exact_rate = True
     rate_sections = ("masks/",)
@@ -86,7 +117,7 @@ class SupermaskMethod(Method):
         self.name, self.id, self.summary = name, id, summary
         self.tuned_fit, self.tuned_options = tuned_fit or {}, tuned_options or {}
         self.learn_scales, self.fixed_scale, self.single_level = learn_scales, fixed_scale, single_level
-        used = ["levels", "sparsity"] + (["lr_scales"] if learn_scales else []) + (["fixed_gain"] if fixed_scale else [])
+        used = ["levels", "sparsity", "layer_sparsity"] + (["lr_scales"] if learn_scales else []) + (["fixed_gain"] if fixed_scale else [])
         self.options_used = tuple(used)
 
     # -- options ------------------------------------------------------------------------------
@@ -102,7 +133,10 @@ class SupermaskMethod(Method):
             raise InputError(f"--method {self.name} uses a single mask level (one --sparsity value)")
         if not options.fixed_gain > 0:
             raise InputError("--fixed-gain must be positive")
-        return SupermaskOptions(sparsity=sp, fixed_gain=float(options.fixed_gain))
+        layer_sp = check_layer_sparsity(options.layer_sparsity, len(sp))
+        if self.single_level and layer_sp:
+            raise InputError(f"--method {self.name} uses a single mask level: --layer-sparsity does not apply")
+        return SupermaskOptions(sparsity=sp, fixed_gain=float(options.fixed_gain), layer_sparsity=layer_sp)
 
     def header_sparsity(self, cfg: SupermaskOptions) -> tuple[float, ...]:
         return cfg.sparsity
@@ -112,15 +146,18 @@ class SupermaskMethod(Method):
             fail(f"number of mask levels K={k} outside 1..{MAX_K}")
 
     def settings(self, cfg: SupermaskOptions) -> dict:
-        return {"sparsity": cfg.sparsity, "fixed_gain": cfg.fixed_gain}
+        out = {"sparsity": cfg.sparsity, "fixed_gain": cfg.fixed_gain}
+        if cfg.layer_sparsity:
+            out["layer_sparsity"] = cfg.layer_sparsity
+        return out
 
     # -- fitting ------------------------------------------------------------------------------
     def build(self, ctx: FitContext, cfg: SupermaskOptions):
         """The network to fit, freshly initialised from the seed."""
         from ..model.nerv import build_supermask_nerv
 
-        net = build_supermask_nerv(ctx.network, ctx.info.width, ctx.info.height, ctx.seed, cfg.sparsity, ctx.device,
-                                   learn_scales=self.learn_scales)
+        net = build_supermask_nerv(ctx.network, ctx.info.width, ctx.info.height, ctx.seed, cfg.schedules(ctx.network),
+                                   ctx.device, learn_scales=self.learn_scales)
         if self.fixed_scale:
             # alpha0 is the Kaiming-preserving scale; Okoshi et al.'s sigma = gain / sqrt(fan_in (1 - p_1))
             # is fixed_gain = sqrt(sum_j P(level j) j^2 / (1 - p_1)) (sqrt(3) for 0.5/0.8/0.92).
@@ -206,6 +243,11 @@ class SupermaskMethod(Method):
         layers = [LayerPayload(np.ones(k, np.float32), np.zeros(math.prod(shape), np.uint8)) for _, shape in net.layer_shapes()]
         overhead = len(write_slt(header, [Segment(0, frames, 0, layers)]))
         return level_entropy_bits(cfg.sparsity), overhead + 2 * len(net.layer_shapes())
+
+    def weight_bits(self, cfg: SupermaskOptions):
+        if not cfg.layer_sparsity:
+            return None
+        return lambda net: sum(math.prod(shape) * level_entropy_bits(cfg.schedule(name)) for name, shape in net.layer_shapes())
 
 
 def _scales_problem(scales: np.ndarray) -> str | None:

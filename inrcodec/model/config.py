@@ -67,6 +67,7 @@ class Preset:
     max_cells: int
     pe_levels: int = 32
     kernel: int = 3
+    reduce: float = 2.0  # each block's channels: the previous block's divided by this (at least c_min)
 
 
 PRESETS: dict[str, Preset] = {
@@ -124,7 +125,7 @@ def plan_network(
     strides, gh, gw = choose_strides(width, height, p.max_cells)
     channels = [p.c0]
     for _ in strides:
-        channels.append(max(p.c_min, channels[-1] // 2))
+        channels.append(max(p.c_min, int(channels[-1] / p.reduce)))
     return NetworkConfig(
         pe_levels=p.pe_levels,
         pe_base=1.25,

@@ -9,9 +9,9 @@ Gradients reach the scores through a straight-through estimator.
 
 Selecting exact thresholds costs a full selection over every layer's scores (4 ms per 300k
 weights on a CPU core, per level), more than the rest of the mask's work together, so fitting
-steps take them from a fixed sample of each layer's |scores|, all layers in one batched selection
-(refresh_masks; docs/results.md measures the cost and the quality); layers no larger than the
-sample are selected exactly. Evaluations use the same estimate, so the stored levels are the
+steps take them from a fixed sample of each layer's |scores|, all layers of one schedule in one
+batched selection (refresh_masks; docs/results.md measures the cost and the quality); layers no
+larger than the sample are selected exactly. Evaluations use the same estimate, so the stored levels are the
 masks the fit trained with.
 """
 
@@ -142,7 +142,7 @@ class SupermaskWeight(nn.Module):
 def refresh_masks(layers: list[SupermaskWeight], exact: bool = False) -> None:
     """Recompute every layer's masks from its scores (a fitting step). Exact thresholds cost a full
     selection per layer and level; by default the thresholds of all layers of more than SAMPLE
-    weights come instead from one batched selection over their fixed samples of SAMPLE |scores|
+    weights come instead from one batched selection per schedule over their fixed samples of SAMPLE |scores|
     (3x cheaper than per-layer calls on a CPU: docs/results.md), and smaller layers, whose exact
     selection costs no more than a sample's, take exact thresholds."""
     layers = [m for m in layers if not m.frozen]
@@ -159,17 +159,16 @@ def refresh_masks(layers: list[SupermaskWeight], exact: bool = False) -> None:
     for m in layers:
         if m.coats.shape[1] <= SAMPLE:
             m.refresh_levels()
-    layers = [m for m in layers if m.coats.shape[1] > SAMPLE]
-    if not layers:
-        return
-    sparsity = layers[0].sparsity
-    if any(m.sparsity != sparsity for m in layers):
-        raise ValueError("batched thresholds need one set of sparsities for all layers")
-    sample = torch.stack([m.scores.detach().view(-1).index_select(0, m.sample) for m in layers]).abs_()
-    drop = [max(1, int(math.floor(p * SAMPLE))) for p in sparsity]
-    t = torch.stack([torch.kthvalue(sample, d, dim=1).values for d in drop], dim=1)  # (layers, K)
-    for m, tm in zip(layers, t):
-        m.refresh_levels(tm)
+    groups: dict[tuple[float, ...], list[SupermaskWeight]] = {}  # one batched selection per schedule
+    for m in layers:
+        if m.coats.shape[1] > SAMPLE:
+            groups.setdefault(m.sparsity, []).append(m)
+    for sparsity, group in groups.items():
+        sample = torch.stack([m.scores.detach().view(-1).index_select(0, m.sample) for m in group]).abs_()
+        drop = [max(1, int(math.floor(p * SAMPLE))) for p in sparsity]
+        t = torch.stack([torch.kthvalue(sample, d, dim=1).values for d in drop], dim=1)  # (layers, K)
+        for m, tm in zip(group, t):
+            m.refresh_levels(tm)
 
 
 FOLD_CHUNK = 1 << 20  # weights folded per step: the int64 index temporary stays at 8 MiB

@@ -99,16 +99,19 @@ def build_supermask_nerv(
     width: int,
     height: int,
     seed: int,
-    sparsity: tuple[float, ...],
+    sparsity: tuple[float, ...] | Sequence[tuple[float, ...]],
     device: torch.device | str = "cpu",
     learn_scales: bool = True,
 ) -> NeRV:
     """A fresh network for fitting: seeded signs, N(0, 1) scores drawn from the same seed on the CPU
-    (so a CPU encode is reproducible), scales at their Kaiming-preserving initial value."""
+    (so a CPU encode is reproducible), scales at their Kaiming-preserving initial value. `sparsity`
+    is one schedule for every layer or one per layer (in layer_shapes() order)."""
     gen = torch.Generator().manual_seed(int(seed))
+    shapes = config.layer_shapes()
+    schedules = list(sparsity) if sparsity and isinstance(sparsity[0], (tuple, list)) else [sparsity] * len(shapes)
     weights = []
-    for signs, (_, shape), gain in zip(layer_signs(config, seed, device), config.layer_shapes(), layer_gains(config)):
-        weights.append(SupermaskWeight(signs, sparsity, fan_in(shape), gain, generator=gen, learn_scales=learn_scales))
+    for signs, (_, shape), gain, sp in zip(layer_signs(config, seed, device), shapes, layer_gains(config), schedules):
+        weights.append(SupermaskWeight(signs, tuple(sp), fan_in(shape), gain, generator=gen, learn_scales=learn_scales))
     return NeRV(config, width, height, weights)
 
 
