@@ -4,11 +4,12 @@ tuned bench settings at one matched rate, once per variant, every row measured f
 
 A variant is NAME:KEY=VALUE;KEY=VALUE... where a KEY is a field of the preset (stem_hidden, c0,
 c_min, max_cells, kernel, reduce, pe_levels: the shape whose ratios rate control scales to the
-rate) or, as in benchmarks/rd.py's --set, an EncodeOptions field or fit.FIELD:
+rate), layer_sparsity=LAYER=a,b,c|LAYER=a,b,c (--layer-sparsity), or, as in benchmarks/rd.py's
+--set, an EncodeOptions field or fit.FIELD:
 
     python benchmarks/balance.py ../shared/data/tree.avi --bpp 0.1 --epochs 30 --log balance.jsonl \\
         --variant "base:" --variant "hnerv:reduce=1.2" --variant "thin stem:stem_hidden=64"
-        --variant "sparse:sparsity=0.9,0.97,0.99"
+        --variant "sparse:sparsity=0.9,0.97,0.99" --variant "sparse stem:layer_sparsity=stem=0.8,0.95,0.99"
 
 One JSON line per variant is appended to --log as soon as it is measured.
 """
@@ -40,16 +41,19 @@ PRESET_KEYS = {f.name for f in dataclasses.fields(config.Preset)}
 def parse_variant(text: str) -> tuple[str, dict, list[str]]:
     """NAME:K=V;K=V -> (name, preset overrides, --set items)."""
     name, _, rest = text.partition(":")
-    preset, sets = {}, []
+    preset, sets, layer_sparsity = {}, [], []
     for item in [i for i in rest.split(";") if i]:
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"variant {name!r}: {item!r} is not KEY=VALUE")
         if key in PRESET_KEYS:
             preset[key] = _value(value, getattr(config.PRESETS["small"], key))
+        elif key == "layer_sparsity":  # LAYER=a,b,c|LAYER=a,b,c
+            layers = [pair.partition("=") for pair in value.split("|")]
+            layer_sparsity.append(tuple((n, tuple(float(v) for v in sp.split(","))) for n, _, sp in layers))
         else:
             sets.append(item)
-    return name, preset, sets
+    return name, preset, sets, (layer_sparsity[-1] if layer_sparsity else ())
 
 
 def main() -> None:
@@ -74,18 +78,20 @@ def main() -> None:
 
     bench_run.encode_clip = recorded
     for text in args.variant:
-        name, preset, sets = parse_variant(text)
+        name, preset, sets, layer_sparsity = parse_variant(text)
         config.PRESETS[args.preset] = dataclasses.replace(original, **preset)
         shapes.clear()
         try:
             opts = configure(args.method, args.preset, args.epochs, "cpu",
                              sets + [f"seed={args.seed}", f"fit.seed={args.seed}", f"fit.threads={args.threads}"])
+            opts = dataclasses.replace(opts, layer_sparsity=layer_sparsity)
+            opts.validate()
             t0 = time.perf_counter()
             row = neural_row(clip, opts, args.bpp, device, with_flip=False)
         finally:
             config.PRESETS[args.preset] = original
         kept = next((s for s in shapes if s["weights"] == row["weights"]), {})
-        row.update(variant=name, preset_overrides=preset, sets=sets, input=os.path.basename(args.input),
+        row.update(variant=name, preset_overrides=preset, sets=sets, layer_sparsity=layer_sparsity, input=os.path.basename(args.input),
                    frames=len(clip), epochs=args.epochs, threads=args.threads, seed=args.seed,
                    channels=kept.get("channels"), stem_hidden=kept.get("stem_hidden"), tries=list(shapes),
                    wall_seconds=time.perf_counter() - t0)

@@ -231,7 +231,7 @@ def test_info_json(encoded):
     assert (report["width"], report["height"], report["frames"]) == (W, H, N)
     assert report["fps"] == "25"
     assert report["seed"] == 0
-    assert report["levels"] == 3 and report["sparsity"] == pytest.approx([0.5, 0.8, 0.92])
+    assert report["levels"] == 3 and report["sparsity"] == pytest.approx([0.9, 0.9684, 0.99])
     assert isinstance(report["weights"], int) and report["weights"] > 0
     sections = report["sections"]
     assert isinstance(sections, dict) and {"header", "crc"} <= set(sections)

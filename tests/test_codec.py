@@ -107,7 +107,11 @@ def test_frame_range_parsing():
 
 
 def test_levels_and_sparsity_options():
-    assert EncodeOptions(levels=3).method_config().sparsity == pytest.approx((0.5, 0.8, 0.92))
+    assert EncodeOptions(levels=3).method_config().sparsity == pytest.approx((0.9, 0.9684, 0.99))
+    assert EncodeOptions(method="slt-fixed").method_config().sparsity == pytest.approx((0.9, 0.9684, 0.99))
+    assert EncodeOptions(method="supermask").method_config().sparsity == pytest.approx((0.5,))
+    assert EncodeOptions(method="slt-grid").method_config().sparsity == pytest.approx((0.5, 0.8, 0.92))
+    assert EncodeOptions(levels=1).method_config().sparsity == pytest.approx((0.9,))
     assert len(EncodeOptions(levels=5).method_config().sparsity) == 5
     assert EncodeOptions(sparsity=(0.6,)).method_config().sparsity == pytest.approx((0.6,))
     for bad in (dict(levels=2, sparsity=(0.5, 0.7, 0.9)), dict(sparsity=(0.8, 0.5)), dict(levels=0), dict(sparsity=(1.2,))):

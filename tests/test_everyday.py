@@ -273,7 +273,7 @@ def test_api_overwrite_error_names_the_api_argument(tmp_path, long_slt):
 
 def test_info_shows_sparsities_as_stored(long_slt):
     report = inrcodec.info(str(long_slt))
-    assert report["sparsity"] == [0.5, 0.8, 0.92]
+    assert report["sparsity"] == [0.9, 0.9684, 0.99]
     assert report["frame_rate"] == report["fps"] == "25"
 
 
