@@ -188,9 +188,13 @@ def replace_grid(layers, li, array):
     return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids)]
 
 
-def test_an_interrupted_fit_resumes_to_the_same_payload():
+@pytest.mark.parametrize("inner", [1, 2])
+def test_an_interrupted_fit_resumes_to_the_same_payload(monkeypatch, inner):
     from inrcodec.encoder import file_header
+    from inrcodec.methods import grid
     from inrcodec.segment import FitHooks, Stopped, fit_segment, segment_jobs, segment_payload
+
+    monkeypatch.setattr(grid, "INNER", inner)  # stopped between two frame visits of INNER steps each
 
     clip = synthetic_clip(frames=3)
     opts = _options(epochs=3, lmbda=0.001)
@@ -207,3 +211,31 @@ def test_an_interrupted_fit_resumes_to_the_same_payload():
     resumed = fit_segment(job, clip.frames, clip.info, opts, state=stopped.value.state)
     header = file_header(clip.info, 3, opts)
     assert segment_payload(header, resumed) == segment_payload(header, whole)
+
+
+def test_inner_steps_and_the_warm_start(monkeypatch):
+    """Each frame visit takes INNER optimiser steps (an epoch still visits every frame once), and
+    the warm start's first epoch starts frame i's own latents from frame i - 1's."""
+    import torch
+    from inrcodec.methods import grid
+
+    monkeypatch.setattr(grid, "INNER", 3)
+    monkeypatch.setattr(grid, "WARM", True)
+    clip = synthetic_clip(64, 48, frames=3)
+    opts = _options(epochs=2, lmbda=0.001)
+    net = grid.build_grid_synthesis(opts.network(64, 48), 64, 48, 5, (0.5, 0.8, 0.92), torch.device("cpu"))
+    fitter = grid.GridFitter(net, clip.frames, clip.info, opts.fit, 0.001, torch.device("cpu"))
+    seen = []
+    real_step = fitter.train_step
+    monkeypatch.setattr(fitter, "train_step", lambda i: (seen.append(i), real_step(i))[1])
+    with torch.no_grad():
+        fitter.latents[fitter.slot[0]].fill_(2.0)  # frame 0's finest grid, before any step
+    copied = []
+    real_warm = fitter._warm_start
+    monkeypatch.setattr(fitter, "_warm_start", lambda i: (real_warm(i), copied.append(
+        torch.equal(fitter.latents[fitter.slot[0] + i], fitter.latents[fitter.slot[0] + i - 1])))[0])
+    assert fitter.run()
+    assert fitter.step == 3 * 2 * 3 == fitter.total_steps and fitter.steps_per_epoch == 3
+    assert seen[:9] == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # the warm epoch in frame order, INNER steps per visit
+    assert sorted(seen[9:]) == [0, 0, 0, 1, 1, 1, 2, 2, 2] and seen[9:12] == [seen[9]] * 3
+    assert copied == [True, True]  # frames 1 and 2 started from their predecessor's latents

@@ -1,0 +1,45 @@
+"""Probe slt-grid's fit settings (issue 14): one encode of tree.avi per call, with module constants
+of inrcodec.methods.grid overridden (--set NAME=VALUE), measured from the decoded file; prints one
+JSON line (docs/results.md, "Issue 14" subsections)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import time
+
+from inrcodec import api
+from inrcodec.encoder import EncodeOptions
+from inrcodec.fit.trainer import FitOptions
+from inrcodec.methods import grid
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--input", default="/work/shared/data/tree.avi")
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--lambda", dest="lmbda", type=float, default=0.15)
+    ap.add_argument("--set", action="append", default=[], help="NAME=VALUE of a grid.py constant")
+    ap.add_argument("--out", default="/tmp/grid_probe.slt")
+    ap.add_argument("--label", default="")
+    a = ap.parse_args()
+    for kv in a.set:
+        name, value = kv.split("=", 1)
+        if not hasattr(grid, name):
+            raise SystemExit(f"grid.py has no {name}")
+        setattr(grid, name, ast.literal_eval(value))
+    opts = EncodeOptions(method="slt-grid", device="cpu", lmbda=a.lmbda,
+                         fit=FitOptions(epochs=a.epochs, threads=int(os.environ.get("INRCODEC_THREADS", "1"))))
+    t0 = time.perf_counter()
+    rep = api.encode(a.input, a.out, frames=a.frames, options=opts, overwrite=True, quiet=True)
+    print(json.dumps({"label": a.label, "set": a.set, "frames": rep["frames"], "epochs": a.epochs, "lambda": a.lmbda,
+                      "bpp": round(rep["bpp"], 4), "psnr_rgb": round(rep["psnr_rgb"], 2),
+                      "encode_s": round(rep["fit_seconds"], 1), "wall_s": round(time.perf_counter() - t0, 1),
+                      "load": os.getloadavg()[0]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
