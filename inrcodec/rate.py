@@ -56,19 +56,13 @@ def candidate_widths(preset: str) -> list[dict]:
 
 def widths_for_weights(width: int, height: int, preset: str, target_weights: float) -> dict:
     """Width overrides whose network has the weight count closest to `target_weights`."""
-    best, best_err = None, math.inf
-    for cand in candidate_widths(preset):
-        n = plan_network(width, height, preset, **cand).num_weights()
-        err = abs(math.log(n / max(target_weights, 1.0)))
-        if err < best_err:
-            best, best_err = cand, err
-    assert best is not None
-    return best
+    return widths_for_bits(width, height, preset, target_weights, lambda net: net.num_weights())
 
 
 def widths_for_bits(width: int, height: int, preset: str, target_bits: float, bits_of: Callable) -> dict:
     """Width overrides whose network's coded weight bits (`bits_of(network)`) are closest to
-    `target_bits`: for a method whose bits per weight differ between layers."""
+    `target_bits` (log distance): the search for every method, its bits per weight equal in every
+    layer (widths_for_weights) or not."""
     best, best_err = None, math.inf
     for cand in candidate_widths(preset):
         err = abs(math.log(bits_of(plan_network(width, height, preset, **cand)) / max(target_bits, 1.0)))
