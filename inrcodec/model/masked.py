@@ -156,12 +156,11 @@ def refresh_masks(layers: list[SupermaskWeight], exact: bool = False) -> None:
     # them: at 0.9/0.97/0.99 a 27-weight head kept 2 / 0 / 0 weights instead of 3 / 1 / 1 (an RGB
     # channel of the output went constant, the collapse docs/results.md traces), at the default
     # 0.5/0.8/0.92 an 18-weight head 9 / 3 / 1 instead of 9 / 4 / 2.
+    groups: dict[tuple[float, ...], list[SupermaskWeight]] = {}  # one batched selection per schedule
     for m in layers:
         if m.coats.shape[1] <= SAMPLE:
             m.refresh_levels()
-    groups: dict[tuple[float, ...], list[SupermaskWeight]] = {}  # one batched selection per schedule
-    for m in layers:
-        if m.coats.shape[1] > SAMPLE:
+        else:
             groups.setdefault(m.sparsity, []).append(m)
     for sparsity, group in groups.items():
         sample = torch.stack([m.scores.detach().view(-1).index_select(0, m.sample) for m in group]).abs_()
