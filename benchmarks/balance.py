@@ -16,6 +16,7 @@ One JSON line per variant is appended to --log as soon as it is measured.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -36,6 +37,17 @@ from claims import one_rate_arguments  # noqa: E402
 from rd import _value, configure  # noqa: E402
 
 PRESET_KEYS = {f.name for f in dataclasses.fields(config.Preset)}
+
+
+@contextlib.contextmanager
+def preset_overrides(preset: str, **fields):
+    """The preset with `fields` replaced while the block runs (rate control scales its ratios)."""
+    original = config.PRESETS[preset]
+    config.PRESETS[preset] = dataclasses.replace(original, **fields)
+    try:
+        yield
+    finally:
+        config.PRESETS[preset] = original
 
 
 def parse_variant(text: str) -> tuple[str, dict, list[str]]:
@@ -66,7 +78,6 @@ def main() -> None:
     set_threads(args.threads)
     clip = read_video(args.input, frames=args.frames)
     device = resolve_device("cpu")
-    original = config.PRESETS[args.preset]
     shapes: list = []  # the networks the width search tried (the kept one is the row's weight count)
     encode = bench_run.encode_clip
 
@@ -79,17 +90,14 @@ def main() -> None:
     bench_run.encode_clip = recorded
     for text in args.variant:
         name, preset, sets, layer_sparsity = parse_variant(text)
-        config.PRESETS[args.preset] = dataclasses.replace(original, **preset)
         shapes.clear()
-        try:
+        with preset_overrides(args.preset, **preset):
             opts = configure(args.method, args.preset, args.epochs, "cpu",
                              sets + [f"seed={args.seed}", f"fit.seed={args.seed}", f"fit.threads={args.threads}"])
             opts = dataclasses.replace(opts, layer_sparsity=layer_sparsity)
             opts.validate()
             t0 = time.perf_counter()
             row = neural_row(clip, opts, args.bpp, device, with_flip=False)
-        finally:
-            config.PRESETS[args.preset] = original
         kept = next((s for s in shapes if s["weights"] == row["weights"]), {})
         row.update(variant=name, preset_overrides=preset, sets=sets, layer_sparsity=layer_sparsity, input=os.path.basename(args.input),
                    frames=len(clip), epochs=args.epochs, threads=args.threads, seed=args.seed,
