@@ -67,7 +67,7 @@ def test_quick_bench_has_every_method_and_codec(tmp_path, capsys):
 
 
 def _row(method, **kw):
-    row = {"method": method, "target_bpp": 0.1, "bpp": 0.123456, "psnr_rgb": 24.37, "psnr_y": 26.14, "ms_ssim": 0.8646,
+    row = {"method": method, "target_bpp": 0.1, "bpp": 0.123456, "psnr_rgb": 24.37, "psnr_y": 26.14, "psnr_yuv": 27.01, "ms_ssim": 0.8646,
            "flip": 0.1655, "encode_seconds": 102.3, "decode_fps": 4510.0, "rate_miss": False, "ladder": False}
     return {**row, **kw}
 
@@ -85,7 +85,7 @@ def test_table_fits_the_terminal_without_cutting():
             assert f" {m} " in text
         assert "…" not in text and "1.1600!" in text and "ladder" in text and "24.37" in text
         assert bool(dropped) == dropped_some and "method" not in dropped and "PSNR RGB" not in dropped
-    assert results_table("t", rows, 80)[1] == ["dec fps"]
+    assert results_table("t", rows, 80)[1] == ["dec fps", "PSNR YUV"]
 
 
 def test_row_progress_counts_rows():

@@ -12,7 +12,7 @@ from .bdrate import bd_detail, bd_rate
 
 # New columns go at the end: scripts read these by name and position.
 COLUMNS = ("method", "target_bpp", "bpp", "bytes", "psnr_rgb", "psnr_y", "ms_ssim", "flip", "encode_seconds",
-           "decode_fps", "weights", "file", "setting", "rate_miss", "ladder")
+           "decode_fps", "weights", "file", "setting", "rate_miss", "ladder", "psnr_yuv")
 
 
 def _clean(v):

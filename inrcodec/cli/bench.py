@@ -50,6 +50,7 @@ TABLE = (
     ("bpp", lambda r: _fmt(r["bpp"], 4) + ("!" if r.get("rate_miss") else ""), 0),
     ("PSNR RGB", lambda r: _fmt(r["psnr_rgb"]), 0),
     ("PSNR Y", lambda r: _fmt(r["psnr_y"]), 4),
+    ("PSNR YUV", lambda r: _fmt(r.get("psnr_yuv")), 7),
     ("MS-SSIM", lambda r: _fmt(r["ms_ssim"], 4), 2),
     ("FLIP", lambda r: _fmt(r.get("flip"), 4), 3),
     ("enc s", lambda r: _fmt(r["encode_seconds"], 1), 5),

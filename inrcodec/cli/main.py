@@ -207,7 +207,7 @@ def encode(ctx, input, output, size, fps, matrix, colour_range, frames, start, m
             checkpoint=checkpoint, resume=resume, checkpoint_minutes=checkpoint_minutes, overwrite_hint="-y",
         )
     if not quiet and not as_json:
-        print_table("encode", report, ["bytes", "bpp", "target_bpp", "psnr_rgb", "psnr_y", "ms_ssim", "frames", "fit_seconds"])
+        print_table("encode", report, ["bytes", "bpp", "target_bpp", "psnr_rgb", "psnr_y", "psnr_yuv", "ms_ssim", "frames", "fit_seconds"])
     if as_json:
         _emit_json(report, to_stderr=output == "-")
 

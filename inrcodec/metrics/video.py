@@ -21,7 +21,7 @@ class Comparison:
     def __init__(self, info, with_flip: bool = False) -> None:
         self.info, self.with_flip = info, with_flip
         self.ysize = info.width * info.height
-        self.se_rgb = self.se_y = self.ssim_sum = self.flip_sum = 0.0
+        self.se_rgb = self.se_y = self.se_uv = self.ssim_sum = self.flip_sum = 0.0
         self.ssim_ok = min(info.width, info.height) >= 11
         self.flip_ok = with_flip
         self.frames = 0
@@ -31,6 +31,8 @@ class Comparison:
         info, ysize = self.info, self.ysize
         dy = src[:, :ysize].astype(np.float64) - out[:, :ysize].astype(np.float64)
         self.se_y += float((dy * dy).sum())
+        duv = src[:, ysize:].astype(np.float64) - out[:, ysize:].astype(np.float64)
+        self.se_uv += float((duv * duv).sum())
         a = yuv420_to_rgb(torch.from_numpy(np.ascontiguousarray(src)), info)
         b = yuv420_to_rgb(torch.from_numpy(np.ascontiguousarray(out)), info)
         for c in range(3):  # one channel of float64 differences at a time
@@ -51,6 +53,10 @@ class Comparison:
         result = {
             "psnr_rgb": mse_to_psnr(self.se_rgb / (n * 3 * self.ysize)),
             "psnr_y": mse_to_psnr(self.se_y / (n * self.ysize), 255.0),
+            # YUV PSNR weighted as video coding reports it (6:1:1, as in JVET's common test
+            # conditions): (6 MSE_Y + MSE_U + MSE_V) / 8, where U and V each hold a quarter of Y's
+            # samples, so MSE_U + MSE_V = 4 se_uv / (frames x Y samples)
+            "psnr_yuv": mse_to_psnr((6 * self.se_y + 4 * self.se_uv) / (8 * n * self.ysize), 255.0),
             "ms_ssim": self.ssim_sum / n if self.ssim_ok else None,
         }
         if self.with_flip:
