@@ -63,7 +63,7 @@ def test_encode_report_is_measured_from_the_written_file(tmp_path, y4m_file):
     size = out.stat().st_size
     assert report["bytes"] == size
     assert report["bpp"] == pytest.approx(8 * size / (32 * 24 * 4))
-    for key in ("psnr_rgb", "psnr_y", "ms_ssim", "frames", "width", "height", "fit_seconds"):
+    for key in ("psnr_rgb", "psnr_y", "psnr_yuv", "ms_ssim", "frames", "width", "height", "fit_seconds"):
         assert key in report
     # the PSNR equals what an independent decode of the file gives
     inrcodec.decode(str(out), str(tmp_path / "a.yuv"), device="cpu")
@@ -72,6 +72,9 @@ def test_encode_report_is_measured_from_the_written_file(tmp_path, y4m_file):
     y = 32 * 24
     mse = np.mean((src[:, :y].astype(float) - dec[:, :y].astype(float)) ** 2)
     assert report["psnr_y"] == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-6)
+    q = y // 4
+    mse_u, mse_v = (np.mean((src[:, a:b].astype(float) - dec[:, a:b].astype(float)) ** 2) for a, b in ((y, y + q), (y + q, y + 2 * q)))
+    assert report["psnr_yuv"] == pytest.approx(10 * np.log10(255**2 / ((6 * mse + mse_u + mse_v) / 8)), abs=1e-6)
 
 
 def test_same_seed_and_input_give_byte_identical_files(clip):
@@ -188,3 +191,25 @@ def test_target_bpp_lands_within_five_percent(tmp_path, method):
     with pytest.raises(InputError, match="widths"):
         inrcodec.encode(str(src), str(tmp_path / "d.slt"), bpp=3.0,
                         options=EncodeOptions(preset="tiny", c0=4, fit=FitOptions(epochs=1)))
+
+
+def test_a_fit_through_420_reports_the_psnr_of_its_decoded_frames(clip):
+    """With loss_420 the fit measures what the file holds (chroma as 2x2 means); without it the
+    fit's own figure is of full-resolution chroma that the file cannot keep."""
+    from inrcodec.metrics.video import compare
+    from inrcodec.model.strips import render
+
+    gaps = {}
+    for as_decoded in (True, False):
+        cfg = plan_network(32, 24, "tiny")
+        net = build_supermask_nerv(cfg, 32, 24, seed=1, sparsity=(0.5, 0.8, 0.92))
+        opts = FitOptions(epochs=6, batch_size=2, eval_every=2, loss_420=as_decoded)
+        fitter = Fitter(net, clip.frames, clip.info, opts, torch.device("cpu"))
+        fitter.run()
+        result = fitter.result()
+        with torch.no_grad():
+            out = render(net, frame_positions(torch.arange(len(clip)), len(clip)), 1 << 30)
+        decoded = rgb_to_yuv420(out, clip.info).numpy()
+        gaps[as_decoded] = abs(result.psnr - compare(clip, [decoded])["psnr_rgb"])
+    assert gaps[True] < 0.02
+    assert gaps[False] > 2 * gaps[True]

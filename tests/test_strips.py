@@ -1,12 +1,16 @@
 """Row strips compute the same frames and the same gradients as one whole-frame pass, and bound
 the activations they hold."""
 
+from fractions import Fraction
+
 import pytest
 import torch
 
 from inrcodec.model.config import plan_network
 from inrcodec.model.nerv import build_dense_nerv, build_supermask_nerv
 from inrcodec.model.strips import mse_backward, plan_strips, render
+from inrcodec.video.clip import VideoInfo
+from inrcodec.video.colour import through_420
 
 W, H = 72, 40  # the network renders 80x48 here and crops: bands must respect the crop
 
@@ -34,15 +38,24 @@ def test_banded_render_matches_whole_frame(budget):
         torch.testing.assert_close(render(net, t, budget), net(t), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["slt", "dense"])
-def test_banded_backward_gives_the_whole_frame_loss_and_gradients(kind):
+@pytest.mark.parametrize("kind,as_decoded", [("slt", False), ("dense", False), ("slt", True)])
+def test_banded_backward_gives_the_whole_frame_loss_and_gradients(kind, as_decoded):
     t = torch.tensor([0.25, 0.75])
     target = torch.rand(2, 3, H, W, generator=torch.Generator().manual_seed(0))
     whole, banded = _net(kind), _net(kind)
     assert plan_strips(whole.config, H, 2, 1 << 40, training=True).whole
-    assert len(plan_strips(banded.config, H, 2, 5_000, training=True).bands) > 2
-    loss_whole = mse_backward(whole, t, target, 1 << 40)
-    loss_banded = mse_backward(banded, t, target, 5_000)
+    plan = plan_strips(banded.config, H, 2, 5_000, training=True)
+    assert len(plan.bands) > 2
+    # the loss through 4:2:0 needs whole 2x2 chroma blocks in every fitting band
+    assert all(a % 2 == 0 for a, _ in plan.bands)
+    info = VideoInfo(W, H, Fraction(25))
+    project = (lambda x: through_420(x, info)) if as_decoded else None
+    loss_whole = mse_backward(whole, t, target, 1 << 40, project=project)
+    loss_banded = mse_backward(banded, t, target, 5_000, project=project)
+    if as_decoded:
+        with torch.no_grad():
+            plain = torch.nn.functional.mse_loss(whole(t), target)
+        assert abs(float(loss_whole) - float(plain)) > 1e-4  # the projection changed the loss
     torch.testing.assert_close(loss_banded, loss_whole, rtol=1e-5, atol=1e-7)
     for g_banded, g_whole in zip(_grads(banded), _grads(whole), strict=True):
         assert float(g_whole.abs().sum()) > 0

@@ -443,3 +443,27 @@ def test_frame_buffer_reads_straight_from_a_stream_and_reports_short_files():
     assert buf.read_from(io.BytesIO(data[:1200]), len(data)) == 1200  # EOF: what arrived,
     assert len(buf) == 4 and buf.array()[:3].tobytes() == data  # whole frames kept
     assert buf.array()[3].tobytes() == data[:1152]
+
+
+@pytest.mark.parametrize("matrix", ["bt601", "bt709"])
+def test_through_420_is_the_decoded_rgb_before_rounding(matrix):
+    """The fit's loss_420 projection: what rgb_to_yuv420 then yuv420_to_rgb give back, without the
+    rounding; a projection (idempotent) that ignores chroma detail inside a 2x2 block."""
+    from inrcodec.video.colour import _K, through_420
+
+    info = VideoInfo(W, H, Fraction(25), matrix, False)
+    g = torch.Generator().manual_seed(1)
+    rgb = 0.2 + 0.6 * torch.rand(2, 3, H, W, generator=g)
+    p = through_420(rgb, info)
+    decoded = yuv420_to_rgb(rgb_to_yuv420(rgb, info), info)
+    assert float((p - decoded).abs().max()) < 0.01  # uint8 rounding of Y, U, V only
+    assert float((p - rgb).abs().max()) > 0.05  # it did change the chroma
+    torch.testing.assert_close(through_420(p, info), p, rtol=0, atol=1e-6)
+    # a chroma-only change (luma unchanged) that averages to zero over each 2x2 block is invisible
+    kr, kb = _K[matrix]
+    e = 0.05 * torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(H // 2, W // 2)
+    d_r, d_g = 2 * (1 - kr) * e, -kr * 2 * (1 - kr) * e / (1 - kr - kb)
+    moved = rgb + torch.stack((d_r, d_g, torch.zeros_like(e)))[None]
+    torch.testing.assert_close(through_420(moved, info), p, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError):
+        through_420(rgb[:, :, 1:], info)

@@ -274,10 +274,11 @@ class GridFitter(nn.Module):
     def __init__(self, net, frames: np.ndarray, info, opts, lmbda: float, device: torch.device) -> None:
         super().__init__()
         from ..fit.parts import SupermaskParts
-        from ..video.colour import yuv420_to_rgb
+        from ..video.colour import through_420, yuv420_to_rgb
 
         self.net, self.info, self.opts, self.lmbda, self.device = net, info, opts, lmbda, device
         self._rgb = yuv420_to_rgb
+        self._as_decoded = (lambda out: through_420(out, info)) if opts.loss_420 else (lambda out: out)
         self.frames = torch.from_numpy(frames).to(device)
         self.count = frames.shape[0]
         cfg = net.config
@@ -328,7 +329,7 @@ class GridFitter(nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         target = self._rgb(self.frames[i : i + 1], self.info)
         q = [self._quantised(g)[None] for g in self.grids(i)]
-        out = self.net.synthesize(q)
+        out = self._as_decoded(self.net.synthesize(q))
         mse = F.mse_loss(out, target)
         # a shared grid's bits are paid once per segment: each frame's step carries its share
         bits = sum(latent_bits(y, self.logits[li]) * (1.0 if t > 1 else 1.0 / self.count)
@@ -398,7 +399,7 @@ class GridFitter(nn.Module):
         se = 0.0
         for i in range(self.count):
             grids = [torch.from_numpy(g[i : i + 1] if g.shape[0] > 1 else g).float().to(self.device) for g in layers[-1].grids]
-            out = self.net.synthesize(grids, w).clamp_(0, 1)
+            out = self._as_decoded(self.net.synthesize(grids, w).clamp_(0, 1))
             se += float((out - self._rgb(self.frames[i : i + 1], self.info)).square().sum())
         self.psnr = mse_to_psnr(se / (self.count * 3 * self.info.width * self.info.height))
         return self.psnr

@@ -16,6 +16,7 @@ gradients are then back-propagated once through the early part and the weights' 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -91,6 +92,8 @@ def plan_strips(config: NetworkConfig, height: int, batch: int, budget: int, tra
     align = math.prod(config.strides[first:])
     if rows >= align:
         rows -= rows % align  # bands start on whole rows of the first banded block's input
+    if training:
+        rows = max(2, rows - rows % 2)  # a fitting band holds whole 2x2 chroma blocks (through_420)
     if rows >= height:
         return StripPlan(blocks, ((0, height),))
     return StripPlan(first, tuple((a, min(a + rows, height)) for a in range(0, height, rows)))
@@ -149,16 +152,19 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def mse_backward(net, t: torch.Tensor, target: torch.Tensor, budget: int, amp: bool = False) -> torch.Tensor:
+def mse_backward(net, t: torch.Tensor, target: torch.Tensor, budget: int, amp: bool = False,
+                 project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """MSE of net(t) against target, back-propagated into every weight's parameters, band by band
     when one pass would exceed `budget` bytes. Returns the loss (detached). With `amp`, the
-    forward runs under bf16 autocast; the weights (masks and scales) are built in float32 first."""
+    forward runs under bf16 autocast; the weights (masks and scales) are built in float32 first.
+    `project` maps the output (a whole frame or a band of even rows) before the loss."""
+    project = project or (lambda x: x)
     plan = plan_strips(net.config, net.height, len(t), budget, training=True)
     w = net.layer_weights()
     if plan.whole:
         with autocast(target.device, amp):
             out = net.head(net.features(t, w, plan.first_block)[:, :, : net.height], w)
-        loss = F.mse_loss(out.float(), target)
+        loss = F.mse_loss(project(out.float()), target)
         loss.backward()
         return loss.detach()
     with autocast(target.device, amp):
@@ -170,7 +176,7 @@ def mse_backward(net, t: torch.Tensor, target: torch.Tensor, budget: int, amp: b
     for a, b in plan.bands:
         with autocast(target.device, amp):
             out = band_forward(net, leaves[0], w_leaf, plan.first_block, a, b)
-        loss = (out.float() - target[:, :, a:b]).pow(2).sum() / target.numel()
+        loss = (project(out.float()) - target[:, :, a:b]).pow(2).sum() / target.numel()
         loss.backward()
         total += loss.detach()
     torch.autograd.backward([x, *later], [v.grad for v in leaves])

@@ -83,3 +83,31 @@ def rgb_to_yuv420(rgb: torch.Tensor, info: VideoInfo) -> torch.Tensor:
     v = pr * c_scale + 128.0
     out = torch.cat((y.reshape(b, -1), u.reshape(b, -1), v.reshape(b, -1)), dim=1)
     return out.round_().clamp_(0.0, 255.0).to(torch.uint8)
+
+
+def through_420(rgb: torch.Tensor, info: VideoInfo) -> torch.Tensor:
+    """float (B, 3, H, W) RGB as it comes back from I420 before rounding and clipping: luma kept per
+    pixel, each chroma plane replaced by its 2x2 mean (what rgb_to_yuv420 keeps), then back to RGB
+    with the chroma replicated (as yuv420_to_rgb). Linear and differentiable: fitting through it
+    makes the loss the measured error of the decoded file, so the network is not asked for the
+    2x2 chroma steps that 4:2:0 throws away. H must be even (a band of a frame starts on even rows).
+
+    With Y' = Kr R + Kg G + Kb B, chroma is proportional to R - Y' and B - Y', so the mean of the
+    chroma is the mean of those differences: R' = Y' + mean(R - Y'), B' = Y' + mean(B - Y'), and
+    G' = (Y' - Kr R' - Kb B') / Kg."""
+    b, c, h, w = rgb.shape
+    if c != 3 or h % 2 or w % 2:
+        raise ValueError(f"expected (B, 3, even H, even W) RGB, got {tuple(rgb.shape)}")
+    kr, kg, kb, *_ = _coeffs(info)
+    r, g, bl = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    yn = kr * r + kg * g + kb * bl
+
+    def block_mean(x: torch.Tensor) -> torch.Tensor:
+        m = x.reshape(b, h // 2, 2, w // 2, 2).mean(dim=(2, 4), keepdim=True)
+        return m.expand(b, h // 2, 2, w // 2, 2).reshape(b, h, w)
+
+    r2 = yn + block_mean(r - yn)
+    b2 = yn + block_mean(bl - yn)
+    g2 = (yn - kr * r2 - kb * b2) / kg
+    return torch.stack((r2, g2, b2), dim=1)
+
