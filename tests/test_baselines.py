@@ -24,6 +24,9 @@ from inrcodec.encoder import CheckpointOptions, EncodeOptions, encode_clip
 from inrcodec.methods.trained import epoch_split, global_prune_masks
 from inrcodec.entropy.values import decode_values, dequantize, encode_values, qmax, quantize, value_histogram
 from inrcodec.errors import BitstreamError, InputError
+from inrcodec.fit import parts as fit_parts
+from inrcodec.fit import schedule
+from inrcodec.fit import trainer as fit_trainer
 from inrcodec.fit.checkpoint import Interrupted
 from inrcodec.fit.trainer import Fitter, FitOptions
 from inrcodec.model.config import plan_network
@@ -202,11 +205,43 @@ def test_options_and_determinism(clip):
     assert split("sparse", 10) == (8, 2)
     assert split("sparse", 1) == (1, 0)
     assert split("dense", 10) == (10, 0)
-    assert FitOptions().lr_weights > 0
     a = encode_clip(clip, options("dense", epochs=1, quant_bits=5))
     assert a == encode_clip(clip, options("dense", epochs=1, quant_bits=5))
     assert a != encode_clip(clip, options("dense", epochs=1, quant_bits=5, seed=3))
     assert all(layer.bits == 5 for layer in read_slt(a)[1][0].layers)
+
+
+def test_the_weights_learning_rate_follows_the_fit_length_unless_given():
+    def lr(epochs, given=None, table=None):
+        return schedule.weights_lr(FitOptions(epochs=epochs, lr_weights=given), table)
+
+    assert lr(1) == lr(30) == lr(100) == 1e-2  # dense: the measured best of short fits
+    assert lr(300) == pytest.approx(3e-3) and lr(1000) == pytest.approx(3e-3)  # and of 300-epoch fits
+    assert 1e-2 > lr(150) > lr(200) > lr(250) > 3e-3
+    assert lr(300, given=0.05) == 0.05
+    sparse = schedule.SPARSE_LR_BY_EPOCHS
+    assert lr(30, table=sparse) == 1e-2 and lr(100, table=sparse) == pytest.approx(5.5e-3)
+    assert lr(300, table=sparse) == pytest.approx(3e-3) and 1e-2 > lr(60, table=sparse) > 5.5e-3
+    assert inrcodec.methods.get("sparse").lr_by_epochs == sparse
+    assert inrcodec.methods.get("dense").lr_by_epochs == schedule.DENSE_LR_BY_EPOCHS
+    net = build_dense_nerv(NET, 32, 24, seed=1)
+    groups = fit_parts.WeightParts(dense_layers(net), None, CPU).param_groups(FitOptions(epochs=300))
+    assert groups[0]["lr"] == groups[0]["base_lr"] == pytest.approx(3e-3)
+
+
+def test_sparse_fine_tuning_keeps_the_whole_fits_learning_rate(clip, monkeypatch):
+    monkeypatch.setattr(inrcodec.methods.get("sparse"), "lr_by_epochs", ((2, 1e-2), (6, 3e-3)))
+    seen = []
+
+    class Recording(fit_trainer.Fitter):
+        def __init__(self, net, frames, info, opts, *args, **kw):
+            seen.append((opts.epochs, opts.lr_weights))
+            super().__init__(net, frames, info, opts, *args, **kw)
+
+    monkeypatch.setattr(fit_trainer, "Fitter", Recording)
+    encode_clip(clip, options("sparse", epochs=6))
+    assert [e for e, _ in seen] == [5, 1]  # training, then the fine-tuning
+    assert all(lr == pytest.approx(3e-3) for _, lr in seen)  # a 1-epoch stage on its own would get 1e-2
 
 
 def test_dense_fitting_improves_quality(clip):

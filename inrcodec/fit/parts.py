@@ -15,7 +15,7 @@ import torch
 
 from ..model.masked import DenseWeight, SupermaskWeight, refresh_masks
 from ..model.nerv import NeRV, dense_layers, supermask_layers
-
+from .schedule import weights_lr
 
 class FitParts:
     """The interface the loop calls. `best` is a dict of tensor lists (checkpointable as is)."""
@@ -83,7 +83,8 @@ class WeightParts(FitParts):
             self.after_step()
 
     def param_groups(self, opts) -> list[dict]:
-        return [{"params": [m.weight for m in self.layers], "lr": opts.lr_weights, "base_lr": opts.lr_weights}]
+        lr = weights_lr(opts)
+        return [{"params": [m.weight for m in self.layers], "lr": lr, "base_lr": lr}]
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -34,7 +34,7 @@ class FitOptions:
     batch_size: int = 1  # measured: 1 beats 2 and 4 at equal epochs for every method (docs/results.md)
     lr_scores: float = 0.1
     lr_scales: float = 0.05  # relative: the scales are parametrised as alpha0 * rel
-    lr_weights: float = 1e-2  # dense and sparse methods: Adam on the weights (tuned: docs/usage.md, "Baselines")
+    lr_weights: float | None = None  # dense and sparse: Adam on the weights; None: by the fit's length (weights_lr)
     warmup: float = 0.1  # fraction of the steps with a linear warm-up, then cosine decay
     exact_thresholds: bool = False  # every step: exact selection instead of the sampled estimate (docs/results.md)
     eval_every: int = 0  # epochs between full evaluations; 0 = about ten per fit

@@ -5,6 +5,7 @@ position here and never changes; adding one is a new module and one line at the 
 from __future__ import annotations
 
 from ..bitstream.cursor import fail
+from ..fit.schedule import DENSE_LR_BY_EPOCHS, SPARSE_LR_BY_EPOCHS
 from .base import FitContext, FitOutcome, Method
 from .grid import GridMethod
 from .supermask import SPARSE_SCHEDULE, SupermaskMethod
@@ -12,7 +13,7 @@ from .trained import TrainedMethod
 
 # Tuned settings (docs/results.md, "Tuning each method"): 16 frames of tree.avi, 20 epochs, score
 # learning rates 0.05 / 0.1 / 0.2 and fixed gains 0.7 / 1 / sqrt(3); the trained methods use
-# FitOptions.lr_weights (tuned separately).
+# their own weights' learning rate by fit length (fit/parts.py, weights_lr; docs/results.md).
 # slt and slt-fixed default to the sparse schedule 0.9 / 0.9684 / 0.99 (issue 13: at equal rate it
 # buys 2.9x the weights for +0.7 dB on tree.avi); supermask keeps its single mask at 0.5.
 REGISTRY: tuple[Method, ...] = (
@@ -20,8 +21,8 @@ REGISTRY: tuple[Method, ...] = (
     SupermaskMethod("slt-fixed", 1, "one fixed scale", learn_scales=False, fixed_scale=True,
                     tuned_fit={"lr_scores": 0.1}, tuned_options={"fixed_gain": 0.7}, schedule=SPARSE_SCHEDULE),
     SupermaskMethod("supermask", 2, "a single mask", single_level=True, tuned_fit={"lr_scores": 0.2}),
-    TrainedMethod("dense", 3, "NeRV with trained, quantised weights", pruned=False),
-    TrainedMethod("sparse", 4, "dense plus global magnitude pruning", pruned=True),
+    TrainedMethod("dense", 3, "NeRV with trained, quantised weights", pruned=False, lr_by_epochs=DENSE_LR_BY_EPOCHS),
+    TrainedMethod("sparse", 4, "dense plus global magnitude pruning", pruned=True, lr_by_epochs=SPARSE_LR_BY_EPOCHS),
     GridMethod("slt-grid", 5, "entropy-coded latent grids into a random masked synthesis", tuned_fit={"lr_scores": 0.1}),
 )
 assert [m.id for m in REGISTRY] == list(range(len(REGISTRY)))

@@ -92,8 +92,9 @@ class TrainedMethod(Method):
     exact_rate = False
     coded_weights = "quantised weights"
 
-    def __init__(self, name: str, id: int, summary: str, pruned: bool) -> None:
+    def __init__(self, name: str, id: int, summary: str, pruned: bool, lr_by_epochs: tuple[tuple[int, float], ...]) -> None:
         self.name, self.id, self.summary, self.pruned = name, id, summary, pruned
+        self.lr_by_epochs = lr_by_epochs  # the default learning rate by fit length (fit/parts.py, weights_lr)
         self.options_used = ("quant_bits", "prune", "finetune") if pruned else ("quant_bits",)
         self.rate_sections = ("masks/", "values/") if pruned else ("values/",)
 
@@ -106,7 +107,7 @@ class TrainedMethod(Method):
             raise InputError(f"--prune must be between 0 and 1 (exclusive), got {options.prune}")
         if not 0.0 <= options.finetune < 1.0:
             raise InputError(f"--finetune must be at least 0 and below 1, got {options.finetune}")
-        if not options.fit.lr_weights > 0:
+        if options.fit.lr_weights is not None and not options.fit.lr_weights > 0:
             raise InputError("--lr must be positive")
         if not self.pruned:
             return TrainedOptions(quant_bits=int(bits), prune=None, finetune=None)
@@ -131,6 +132,7 @@ class TrainedMethod(Method):
         import torch
 
         from ..fit.parts import WeightParts
+        from ..fit.schedule import weights_lr
         from ..fit.trainer import Fitter
         from ..model.nerv import build_dense_nerv, dense_layers
 
@@ -139,9 +141,11 @@ class TrainedMethod(Method):
         resume = ctx.state
         psnr, seconds = float("nan"), 0.0
 
+        lr = weights_lr(ctx.fit, self.lr_by_epochs)  # by the whole fit's length: sparse's fine-tuning keeps the training's rate
+
         def fitter_for(epochs: int, masks) -> Fitter:
             parts = WeightParts(dense_layers(net), masks, ctx.device)
-            return Fitter(net, ctx.frames, ctx.info, replace(ctx.fit, epochs=epochs), ctx.device, parts=parts)
+            return Fitter(net, ctx.frames, ctx.info, replace(ctx.fit, epochs=epochs, lr_weights=lr), ctx.device, parts=parts)
 
         masks = None
         if resume is not None and int(resume.get("stage", 1)) == 2:
