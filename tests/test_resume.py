@@ -7,10 +7,11 @@ import sys
 import time
 
 import pytest
+import torch
 
 from inrcodec.encoder import CheckpointOptions, EncodeOptions, encode_clip
 from inrcodec.errors import InputError
-from inrcodec.fit.checkpoint import Interrupted
+from inrcodec.fit.checkpoint import Interrupted, peek_fingerprint
 from inrcodec.fit.trainer import FitOptions
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -63,6 +64,10 @@ def test_periodic_checkpoints_are_written_atomically(clip, tmp_path):
     # no temporary files left: the checkpoint and its spool of finished payloads, one file a segment
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ckpt", "x.ckpt.spool"]
     assert [p.name for p in (tmp_path / "x.ckpt.spool").iterdir()] == ["segment-000000.bin"]
+    # the settings a resume checks first, read without loading the fit's tensors
+    full = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert full["fingerprint"] and peek_fingerprint(str(ckpt)) == full["fingerprint"]
+    assert peek_fingerprint(str(tmp_path / "missing.ckpt")) == {}
 
 
 def test_cli_interrupt_and_resume(tmp_path, y4m_file):

@@ -106,9 +106,10 @@ def ctrl_c_requests_stop():
 
 def peek_fingerprint(path: str) -> dict:
     """The settings a checkpoint was made with ({} when it is missing or unreadable: the resume
-    itself then says what is wrong)."""
+    itself then says what is wrong). Memory-mapped: only the pickled structure is read, not the
+    fit's tensors, which the resume then loads once."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:
         return {}
     return state.get("fingerprint", {}) if isinstance(state, dict) else {}
