@@ -224,6 +224,7 @@ def test_the_weights_learning_rate_follows_the_fit_length_unless_given():
     assert lr(300, table=sparse) == pytest.approx(3e-3) and 1e-2 > lr(60, table=sparse) > 5.5e-3
     assert inrcodec.methods.get("sparse").lr_by_epochs == sparse
     assert inrcodec.methods.get("dense").lr_by_epochs == schedule.DENSE_LR_BY_EPOCHS
+    assert schedule.describe(sparse) == "0.01 up to 30 epochs, 0.0055 at 100, 0.003 from 300"  # as --help says it
     net = build_dense_nerv(NET, 32, 24, seed=1)
     groups = fit_parts.WeightParts(dense_layers(net), None, CPU).param_groups(FitOptions(epochs=300))
     assert groups[0]["lr"] == groups[0]["base_lr"] == pytest.approx(3e-3)

@@ -18,6 +18,7 @@ prepare_environment()  # before torch loads: OpenMP threads sleep, not spin, whi
 
 from .. import api  # noqa: E402
 from ..errors import InrcodecError
+from ..fit.schedule import DENSE_LR_BY_EPOCHS, SPARSE_LR_BY_EPOCHS, describe
 from ..fit.trainer import FitOptions
 from .. import methods
 from ..encoder import EncodeOptions
@@ -154,8 +155,8 @@ def _refuse_terminal(output: str) -> None:
               "the fit's result depends on it, so it never comes from the machine) and of the measuring decode.")
 @click.option("--lr", type=float, default=None,
               help=f"Learning rate of the scores (slt methods, default {FitOptions.lr_scores:g}) or of the weights "
-                   "(dense, sparse, default by the fit's length as measured: dense 0.01 up to 100 epochs, sparse 0.01 at 30 and 0.0055 at 100, "
-                   "both 0.003 from 300, log-linear between).")
+                   f"(dense, sparse, default by the fit's length as measured: dense {describe(DENSE_LR_BY_EPOCHS)}; "
+                   f"sparse {describe(SPARSE_LR_BY_EPOCHS)}; log-linear between).")
 @click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
 @click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
 @click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment).")

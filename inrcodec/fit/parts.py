@@ -17,6 +17,7 @@ from ..model.masked import DenseWeight, SupermaskWeight, refresh_masks
 from ..model.nerv import NeRV, dense_layers, supermask_layers
 from .schedule import weights_lr
 
+
 class FitParts:
     """The interface the loop calls. `best` is a dict of tensor lists (checkpointable as is)."""
 

@@ -26,3 +26,10 @@ def weights_lr(opts, table: tuple[tuple[int, float], ...] | None = None) -> floa
         if epochs <= e1:
             return lr0 * (lr1 / lr0) ** (math.log(epochs / e0) / math.log(e1 / e0))
     return table[-1][1]
+
+
+def describe(table: tuple[tuple[int, float], ...]) -> str:
+    """A table in words, for --help: '0.01 up to 100 epochs, 0.003 from 300'."""
+    words = [f"{lr:g} at {e}" for e, lr in table]
+    words[0], words[-1] = f"{table[0][1]:g} up to {table[0][0]} epochs", f"{table[-1][1]:g} from {table[-1][0]}"
+    return ", ".join(words)

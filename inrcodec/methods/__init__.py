@@ -13,7 +13,7 @@ from .trained import TrainedMethod
 
 # Tuned settings (docs/results.md, "Tuning each method"): 16 frames of tree.avi, 20 epochs, score
 # learning rates 0.05 / 0.1 / 0.2 and fixed gains 0.7 / 1 / sqrt(3); the trained methods use
-# their own weights' learning rate by fit length (fit/parts.py, weights_lr; docs/results.md).
+# their own weights' learning rate by fit length (fit/schedule.py, weights_lr; docs/results.md).
 # slt and slt-fixed default to the sparse schedule 0.9 / 0.9684 / 0.99 (issue 13: at equal rate it
 # buys 2.9x the weights for +0.7 dB on tree.avi); supermask keeps its single mask at 0.5.
 REGISTRY: tuple[Method, ...] = (

@@ -94,7 +94,7 @@ class TrainedMethod(Method):
 
     def __init__(self, name: str, id: int, summary: str, pruned: bool, lr_by_epochs: tuple[tuple[int, float], ...]) -> None:
         self.name, self.id, self.summary, self.pruned = name, id, summary, pruned
-        self.lr_by_epochs = lr_by_epochs  # the default learning rate by fit length (fit/parts.py, weights_lr)
+        self.lr_by_epochs = lr_by_epochs  # the default learning rate by fit length (fit/schedule.py, weights_lr)
         self.options_used = ("quant_bits", "prune", "finetune") if pruned else ("quant_bits",)
         self.rate_sections = ("masks/", "values/") if pruned else ("values/",)
 
