@@ -41,6 +41,11 @@ from .supermask import LayerPayload, SupermaskMethod, SupermaskOptions
 _U32 = struct.Struct("<I")
 DEFAULT_LAMBDA = 0.05  # MSE (RGB in [0, 1]) + lambda * bits per pixel
 DEFAULT_HIDDEN = 24
+# the synthesis' shape (GridConfig's header fields, so a change here needs no new format)
+FIRST = 1  # log2 of the finest grid's downsampling
+GRID_CHANNELS = 1  # latent channels per grid
+LAYERS = 1  # hidden 1x1 layers after the first
+KERNEL = 3  # the last convolution's kernel
 LATENT_LR = 0.3  # Adam's rate on the latents
 INNER = 4  # optimiser steps per frame visit (an epoch still visits every frame once; docs/results.md measures 1, 2, 4)
 WARM = False  # the first epoch visits frames in order, each frame's own latents starting from the last's
@@ -100,9 +105,10 @@ class GridMethod(SupermaskMethod):
     def network(self, options, width: int, height: int):
         from ..model.grid import GridConfig
 
-        levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 3))  # 1/2 .. 1/32 (at least 8 cells)
-        return GridConfig(first=1, levels=levels, channels=1, hidden=options.c0 or DEFAULT_HIDDEN, layers=1, kernel=3,
-                          shared=min(SHARED, levels - 1))
+        # 2^-FIRST .. 2^-(FIRST+4) of the frame, stopping where the coarsest grid's shorter side is under 8 cells
+        levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 2 - FIRST))
+        return GridConfig(first=FIRST, levels=levels, channels=GRID_CHANNELS, hidden=options.c0 or DEFAULT_HIDDEN,
+                          layers=LAYERS, kernel=KERNEL, shared=min(SHARED, levels - 1))
 
     def validate_network(self, net, width: int, height: int) -> None:
         from ..model.grid import GridConfig
