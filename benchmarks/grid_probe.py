@@ -8,12 +8,15 @@ import argparse
 import ast
 import json
 import os
+import sys
 import time
 
-from inrcodec import api
-from inrcodec.encoder import EncodeOptions
-from inrcodec.fit.trainer import FitOptions
-from inrcodec.methods import grid
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's inrcodec
+
+from inrcodec import api  # noqa: E402
+from inrcodec.encoder import EncodeOptions  # noqa: E402
+from inrcodec.fit.trainer import FitOptions  # noqa: E402
+from inrcodec.methods import grid  # noqa: E402
 
 
 def main() -> None:
