@@ -101,7 +101,7 @@ def parse_layout(data: bytes) -> Layout:
         return struct.unpack_from("<" + fmt, data, f.offset)[0]
 
     take("magic", "I")
-    take("version", "B")
+    version = take("version", "B")
     method = take("method", "B")
     for name in ("generator", "pix_fmt", "matrix", "flags"):
         take(name, "B")
@@ -113,7 +113,7 @@ def parse_layout(data: bytes) -> Layout:
     k = take("K", "B")
     for i in range(k):
         take(f"sparsity[{i}]", "f")
-    grid = method == 5  # slt-grid (version 2): its grid and synthesis fields instead of NeRV's
+    grid = method == 5  # slt-grid (version 2 on): its grid and synthesis fields instead of NeRV's
     if grid:
         take("grid_first", "B")
         n_grids = take("grid_levels", "B")
@@ -122,6 +122,8 @@ def parse_layout(data: bytes) -> Layout:
         n_blocks = take("synth_layers", "B") - 1  # so that n_layers below is in + hidden + out
         take("synth_kernel", "B")
         take("grid_shared", "B")
+        if version >= 3:
+            take("grid_residual", "B")
     else:
         take("pe_levels", "H")
         take("pe_base", "f")

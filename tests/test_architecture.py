@@ -109,19 +109,19 @@ def test_resume_refuses_a_segment_whose_frames_changed(clip, tmp_path):
 
 def test_the_reader_dispatches_on_the_files_version(clip, monkeypatch):
     data = encode_clip(clip, _options("slt", epochs=1))
-    assert read_slt(data)[0].version == fmt.VERSION == 2
+    assert read_slt(data)[0].version == fmt.VERSION == 3
     bumped = bytearray(data)
-    bumped[4] = 3
-    with pytest.raises(BitstreamError, match="unsupported .slt format version 3 .*reads version 1, 2"):
+    bumped[4] = 4
+    with pytest.raises(BitstreamError, match="unsupported .slt format version 4 .*reads version 1, 2, 3"):
         fmt.open_slt(bytes(bumped))
 
-    class V3:  # a later layout beside v2: here v2's with another number
+    class V4:  # a later layout beside v3: here v3's with another number
         def __getattr__(self, name):
-            return getattr(fmt.READERS[2], name)
+            return getattr(fmt.READERS[3], name)
 
-    monkeypatch.setitem(fmt.READERS, 3, V3())
+    monkeypatch.setitem(fmt.READERS, 4, V4())
     header, segments, sizes = fmt.open_slt(bytes(bumped)[:-4] + _crc(bytes(bumped)[:-4]))
-    assert header.version == 3 and sum(sizes.values()) == len(bumped)
+    assert header.version == 4 and sum(sizes.values()) == len(bumped)
     np.testing.assert_array_equal(segments[0].layers[0].levels, read_slt(data)[1][0].layers[0].levels)
 
 

@@ -1,6 +1,6 @@
 """slt-grid (issue 14): the latents' integer probability tables against hand-computed values, the
 round trip through the file, the same bytes for the same seed, corrupt payloads refused with one
-line, and its place in the bitstream (version 2 only)."""
+line, and its place in the bitstream (version 2 on)."""
 
 import struct
 import zlib
@@ -64,7 +64,7 @@ def test_latents_round_trip_and_corrupt_words_fail_in_one_line():
 
 def test_round_trip_through_the_file_and_the_same_bytes(grid_file, tmp_path):
     header, segments, sizes = read_slt(grid_file)
-    assert header.version == 2 and header.method == "slt-grid" and header.network.levels >= 1
+    assert header.version == 3 and header.method == "slt-grid" and header.network.levels >= 1
     assert sum(sizes.values()) == len(grid_file) and any(k.startswith("latents/") for k in sizes)
     assert {"model", "scales", "counts", "masks/in", "masks/out"} <= set(sizes)
     lat = segments[0].layers[-1]
@@ -131,7 +131,7 @@ def test_a_version_1_file_cannot_hold_slt_grid(grid_file):
     with pytest.raises(BitstreamError, match="slt-grid.*version 2|needs a grid network config") as e:
         fmt.read_slt(_recrc(bytes(data[:-4])))
     assert "\n" not in str(e.value)
-    assert v1.VERSION == 1 and header.version == 2
+    assert v1.VERSION == 1 and header.version == 3
 
 
 def _slt_file():
@@ -221,6 +221,7 @@ def test_inner_steps_and_the_warm_start(monkeypatch):
 
     monkeypatch.setattr(grid, "INNER", 3)
     monkeypatch.setattr(grid, "WARM", True)
+    monkeypatch.setattr(grid, "RESIDUAL", False)  # a residual grid's frames start at zero difference instead
     clip = synthetic_clip(64, 48, frames=3)
     opts = _options(epochs=2, lmbda=0.001)
     net = grid.build_grid_synthesis(opts.network(64, 48), 64, 48, 5, (0.5, 0.8, 0.92), torch.device("cpu"))
@@ -239,3 +240,84 @@ def test_inner_steps_and_the_warm_start(monkeypatch):
     assert seen[:9] == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # the warm epoch in frame order, INNER steps per visit
     assert sorted(seen[9:]) == [0, 0, 0, 1, 1, 1, 2, 2, 2] and seen[9:12] == [seen[9]] * 3
     assert copied == [True, True]  # frames 1 and 2 started from their predecessor's latents
+
+
+def test_residual_grids_code_frame_differences():
+    """Version 3's grid_residual: a per-frame grid is coded as its first frame, then each frame's
+    difference from the one before; the decoder's running sum gives the grid back, and shared
+    grids are coded as they are."""
+    from inrcodec.model.grid import GridConfig
+
+    cfg = GridConfig(first=1, levels=2, channels=1, hidden=4, layers=0, kernel=1, shared=1, residual=True)
+    g = np.array([3, 5, 5, -2], np.int64).reshape(4, 1, 1, 1) * np.ones((1, 1, 2, 3), np.int64)
+    coded = cfg.coded(0, g)
+    np.testing.assert_array_equal(coded[:, 0, 0, 0], [3, 2, 0, -7])
+    np.testing.assert_array_equal(cfg.uncoded(0, coded), g)
+    np.testing.assert_array_equal(cfg.coded(1, g[:1]), g[:1])  # the shared grid
+    np.testing.assert_array_equal(cfg.uncoded(1, g[:1]), g[:1])
+    plain = GridConfig(first=1, levels=2, channels=1, hidden=4, layers=0, kernel=1, shared=1)
+    np.testing.assert_array_equal(plain.coded(0, g), g)
+
+
+def test_residual_grids_round_trip_and_need_version_3(monkeypatch, tmp_path):
+    from inrcodec.bitstream import v2
+    from inrcodec.methods import grid
+
+    monkeypatch.setattr(grid, "RESIDUAL", True)
+    monkeypatch.setattr(grid, "SHARED", 1)
+    opts = _options(epochs=6, lmbda=0.001)
+    data = encode_clip(synthetic_clip(64, 48, frames=4), opts)
+    header, segments, sizes = read_slt(data)
+    assert header.version == 3 and header.network.residual and header.network.shared == 1
+    lat = segments[0].layers[-1]
+    assert lat.grids[0].shape[0] == 4 and np.abs(lat.grids[0]).max() > 0  # per-frame latents, not all zero
+    assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
+    assert encode_clip(synthetic_clip(64, 48, frames=4), opts) == data  # the same bytes for the same seed
+    # what is coded is the differences: their law (theta) is fitted on them, not on the grid
+    coded = header.network.coded(0, lat.grids[0].astype(np.int64))
+    assert int(lat.theta[0, 0]) == geo.fit_theta(coded[:, 0])
+    path = tmp_path / "r.slt"
+    path.write_bytes(data)
+    api.decode(str(path), str(tmp_path / "r.y4m"), device="cpu")
+    with pytest.raises(ValueError, match="version 3"):
+        v2.header_bytes(header)
+    # a frame difference the coder cannot hold is refused when writing
+    big = lat.grids[0].astype(np.int16).copy()
+    big[0], big[1] = -geo.MAX_MAGNITUDE, geo.MAX_MAGNITUDE
+    with pytest.raises(ValueError, match="frame differences"):
+        fmt.payload_bytes(header, 0, replace_grid(segments[0].layers, 0, big), 4)
+    # a payload whose running sums leave the codable range is refused when reading, in one line
+    from dataclasses import replace
+
+    plain = replace(header, network=replace(header.network, residual=False))
+    high = np.full_like(lat.grids[0], 3000)
+    payload = fmt.payload_bytes(plain, 0, replace_grid(segments[0].layers, 0, high), 4)
+    with pytest.raises(BitstreamError, match="sums to more than 4095") as e:
+        fmt.segment_layers(header, 0, payload, 4)
+    assert "\n" not in str(e.value)
+
+
+def test_residual_fit_codes_each_frames_own_difference(monkeypatch):
+    """A residual grid's parameters are the frame differences: frame i renders from the rounded
+    differences of frames 0..i-1 plus its own (quantised), the rate is charged on its own
+    difference only, and the stored latents are the running sums."""
+    import torch
+    from inrcodec.methods import grid
+
+    monkeypatch.setattr(grid, "RESIDUAL", True)
+    clip = synthetic_clip(64, 48, frames=3)
+    opts = _options(epochs=1, lmbda=0.001)
+    cfg = opts.network(64, 48)
+    assert cfg.residual and cfg.shared < cfg.levels
+    net = grid.build_grid_synthesis(cfg, 64, 48, 5, (0.5, 0.8, 0.92), torch.device("cpu"))
+    fitter = grid.GridFitter(net, clip.frames, clip.info, opts.fit, 0.001, torch.device("cpu"))
+    base = fitter.slot[0]
+    fitter.step = fitter.total_steps  # the straight-through phase: quantised = rounded
+    with torch.no_grad():
+        for i, v in enumerate((1.2, -0.3, 2.6)):
+            fitter.latents[base + i].fill_(v)
+        shown, coded = fitter._frame_grids(2)[0]
+    assert torch.all(shown == 1 + 0 + 3) and torch.all(coded == 3)
+    assert torch.all(fitter._frame_grids(0)[0][1] == 1)
+    g = fitter.payload()[-1].grids[0]
+    assert g.shape[0] == 3 and (g[:, 0] == np.array([1, 1, 4])[:, None, None]).all()

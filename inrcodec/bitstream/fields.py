@@ -89,7 +89,13 @@ GRID_V2 = (
     Field("synth_kernel", "B", "network config", label="network synth_kernel", lo=1, hi=L.MAX_KERNEL),
     Field("grid_shared", "B", "network config", label="network grid_shared", lo=0, hi=L.MAX_GRID_LEVELS),
 )
-CONFIG_FIELDS = {"nerv": NERV_FIELDS, "grid": GRID_V2}  # a method's config_fields -> its header fields
+# Version 3, method slt-grid: version 2's fields plus grid_residual (1: each per-frame grid after a
+# segment's first frame is coded as its difference from the frame before; model/grid.py).
+GRID_V3 = GRID_V2 + (
+    Field("grid_residual", "B", "network config", label="network grid_residual", lo=0, hi=1),
+)
+CONFIG_FIELDS = {"nerv": NERV_FIELDS, "grid": GRID_V2}  # version 2: a method's config_fields -> its header fields
+CONFIG_FIELDS_V3 = {"nerv": NERV_FIELDS, "grid": GRID_V3}  # version 3: the same, slt-grid's with grid_residual
 TABLE_V1 = (Field("segments", "H", "segment table"),)
 ENTRY_V1 = (
     Field("first_frame", "I", "segment table"),

@@ -20,15 +20,18 @@ def _kind(method_id: int) -> str:
 
 class LayoutV2(Layout):
     version = 2
+    config_fields = CONFIG_FIELDS  # a method's kind -> its network fields in this version
 
     def header_fields(self, header: Header):
         from .. import methods
 
-        return HEADER_COMMON + CONFIG_FIELDS[methods.get(header.method).config_fields]
+        if getattr(header.network, "residual", False) and self.version < 3:
+            raise ValueError(f"residual latent grids need format version 3, not {self.version}")
+        return HEADER_COMMON + self.config_fields[methods.get(header.method).config_fields]
 
     def read_header(self, cur: Cursor) -> dict:
         values = read_fields(cur, HEADER_COMMON)
-        values.update(read_fields(cur, CONFIG_FIELDS[_kind(values["method"])]))
+        values.update(read_fields(cur, self.config_fields[_kind(values["method"])]))
         return values
 
 

@@ -12,7 +12,12 @@ docs/results.md), Adam on the frame's latents, the masks' scores and
 scales, and each grid's probability model; loss MSE + lambda * R, R the latents' estimated bits
 per pixel under the model (the masks' bits are fixed by the sparsities). The latents are trained
 through additive uniform noise, then (the last LATE fraction of the steps) straight-through
-rounding; the stored latents are the rounded values.
+rounding; the stored latents are the rounded values. With RESIDUAL (format version 3,
+grid_residual), a per-frame grid's parameters are the frame differences themselves: frame t
+renders from the rounded differences of frames 0..t-1 plus its own, and the rate is charged on
+its own difference, so "as the frame before" costs nearly nothing and is where the rate pulls.
+(Penalising differences of free per-frame latents instead left ~10 % of them flickering by +-1
+at every lambda: docs/results.md.)
 
 Payload per segment: the synthesis layers (as slt), the probability model (per grid and channel:
 theta_q, m as u16), and per grid the ANS-coded latents of all the segment's frames
@@ -43,7 +48,7 @@ DEFAULT_LAMBDA = 0.05  # MSE (RGB in [0, 1]) + lambda * bits per pixel
 DEFAULT_HIDDEN = 24
 # the synthesis' shape (GridConfig's header fields, so a change here needs no new format)
 FIRST = 1  # log2 of the finest grid's downsampling
-GRID_CHANNELS = 1  # latent channels per grid
+GRID_CHANNELS = 2  # latent channels per grid (2 against 1: +0.4-0.7 dB at equal rate, docs/results.md)
 LAYERS = 1  # hidden 1x1 layers after the first
 KERNEL = 3  # the last convolution's kernel
 LATENT_LR = 0.3  # Adam's rate on the latents
@@ -51,6 +56,7 @@ INNER = 4  # optimiser steps per frame visit (an epoch still visits every frame 
 WARM = False  # the first epoch visits frames in order, each frame's own latents starting from the last's
 MODEL_LR = 0.05  # ... on the probability model's logits
 SHARED = 3  # the coarsest grids shared by a segment's frames (the temporal path; docs/results.md measures 1, 2, 3)
+RESIDUAL = True  # per-frame grids coded as each frame's difference from the last (format version 3; docs/results.md)
 LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
 # lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
 LAMBDA_AT_01 = 0.047  # INNER 4, SHARED 3: whole clip, 0.191 bpp at 0.02 and 0.323 at 0.01
@@ -108,7 +114,7 @@ class GridMethod(SupermaskMethod):
         # 2^-FIRST .. 2^-(FIRST+4) of the frame, stopping where the coarsest grid's shorter side is under 8 cells
         levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 2 - FIRST))
         return GridConfig(first=FIRST, levels=levels, channels=GRID_CHANNELS, hidden=options.c0 or DEFAULT_HIDDEN,
-                          layers=LAYERS, kernel=KERNEL, shared=min(SHARED, levels - 1))
+                          layers=LAYERS, kernel=KERNEL, shared=min(SHARED, levels - 1), residual=RESIDUAL)
 
     def validate_network(self, net, width: int, height: int) -> None:
         from ..model.grid import GridConfig
@@ -183,9 +189,12 @@ class GridMethod(SupermaskMethod):
             if g.shape != (t, net.channels, h, w) or not np.issubdtype(g.dtype, np.integer):
                 raise ValueError(f"segment {index}: latent grid {li} must be integers of shape "
                                  f"({t}, {net.channels}, {h}, {w}), got {g.dtype} {g.shape}")
+            if g.size and int(np.abs(g).max()) > MAX_MAGNITUDE:
+                raise ValueError(f"segment {index}: latents of grid {li} exceed {MAX_MAGNITUDE} in magnitude")
+            g = net.coded(li, g.astype(np.int64))
             m = [int(np.abs(g[:, c]).max()) if g.size else 0 for c in range(net.channels)]
             if max(m, default=0) > MAX_MAGNITUDE:
-                raise ValueError(f"segment {index}: latents of grid {li} exceed {MAX_MAGNITUDE} in magnitude")
+                raise ValueError(f"segment {index}: coded latents of grid {li} (frame differences) exceed {MAX_MAGNITUDE}")
             mags.append(m)
             coded.append(encode_grids([(g[:, c], int(theta[li, c]), m[c]) for c in range(net.channels)]))
         out += struct.pack(f"<{2 * net.levels * net.channels}H",
@@ -223,7 +232,10 @@ class GridMethod(SupermaskMethod):
                 t = net.grid_frames(li, frames)
                 got = decode_grids(words, [(t * h * w, int(theta[li, c]), int(mags[li, c])) for c in range(net.channels)],
                                    f"{where} latent grid {li}")
-                grids.append(np.stack([g.reshape(t, h, w) for g in got], axis=1))
+                g = net.uncoded(li, np.stack([g.reshape(t, h, w) for g in got], axis=1))
+                if g.size and int(np.abs(g).max()) > MAX_MAGNITUDE:
+                    fail(f"{where}: latent grid {li} sums to more than {MAX_MAGNITUDE} in magnitude")
+                grids.append(g.astype(np.int16, copy=False))
         if not decode:
             return None
         return layers + [GridLatents(theta=theta, grids=grids)]
@@ -288,6 +300,7 @@ class GridFitter(nn.Module):
         self.frames = torch.from_numpy(frames).to(device)
         self.count = frames.shape[0]
         cfg = net.config
+        self.residual = cfg.residual
         self.shapes = cfg.grid_shapes(info.width, info.height)
         # grid li of frame i is latents[self.slot[li] + (i if the grid is per frame else 0)]
         self.held = [cfg.grid_frames(li, self.count) for li in range(cfg.levels)]
@@ -317,13 +330,29 @@ class GridFitter(nn.Module):
         """Frame i's per-frame latents start from frame i - 1's, fitted just before (consecutive
         frames look alike, so the visit starts near its answer)."""
         for li, t in enumerate(self.held):
-            if t > 1:
+            if t > 1 and not self.residual:  # a residual grid's frames start at zero difference already
                 self.latents[self.slot[li] + i].copy_(self.latents[self.slot[li] + i - 1])
 
     def _quantised(self, g: torch.Tensor) -> torch.Tensor:
         if self.step < (1.0 - LATE) * self.total_steps:
             return g + torch.rand(g.shape, generator=self.noise, device=g.device) - 0.5
         return g + (torch.round(g) - g).detach()
+
+    def _frame_grids(self, i: int) -> list[torch.Tensor]:
+        """Frame i's quantised grids (each (1, C, h, w)) and the values the file codes for them.
+        A residual grid's parameters are the frame differences r_s themselves (so that a
+        difference of zero is what the rate term pulls them to, exactly): frame i's latents are
+        the rounded earlier differences (straight-through) plus its own, quantised as every grid's."""
+        out = []
+        for li, (g, t) in enumerate(zip(self.grids(i), self.held)):
+            q = self._quantised(g)[None]
+            if self.residual and t > 1 and i > 0:
+                past = torch.stack([self.latents[self.slot[li] + s] for s in range(i)]).sum(0)
+                rounded = torch.stack([torch.round(self.latents[self.slot[li] + s]) for s in range(i)]).sum(0)
+                out.append((q + (past + (rounded - past).detach())[None], q))
+            else:
+                out.append((q, q))
+        return out
 
     def train_step(self, i: int) -> torch.Tensor:
         from ..fit.trainer import lr_factor
@@ -334,12 +363,12 @@ class GridFitter(nn.Module):
             group["lr"] = group["base_lr"] * f
         self.optimizer.zero_grad(set_to_none=True)
         target = self._rgb(self.frames[i : i + 1], self.info)
-        q = [self._quantised(g)[None] for g in self.grids(i)]
-        out = self._as_decoded(self.net.synthesize(q))
+        pairs = self._frame_grids(i)
+        out = self._as_decoded(self.net.synthesize([y for y, _ in pairs]))
         mse = F.mse_loss(out, target)
         # a shared grid's bits are paid once per segment: each frame's step carries its share
-        bits = sum(latent_bits(y, self.logits[li]) * (1.0 if t > 1 else 1.0 / self.count)
-                   for li, (y, t) in enumerate(zip(q, self.held)))
+        bits = sum(latent_bits(c, self.logits[li]) * (1.0 if t > 1 else 1.0 / self.count)
+                   for li, ((_, c), t) in enumerate(zip(pairs, self.held)))
         loss = mse + self.lmbda * bits / (self.info.width * self.info.height)
         loss.backward()
         self.optimizer.step()
@@ -383,14 +412,19 @@ class GridFitter(nn.Module):
         refresh_masks(list(self.net.weights), exact=self.opts.exact_thresholds)
         layers = [LayerPayload(scales=m.scales().detach().cpu().numpy().astype(np.float32),
                                levels=m.level.to("cpu", torch.uint8).numpy().reshape(-1)) for m in self.net.weights]
+        cfg = self.net.config
         n = len(self.shapes)
-        grids, theta = [], np.zeros((n, self.net.config.channels), dtype=np.uint16)
+        grids, theta = [], np.zeros((n, cfg.channels), dtype=np.uint16)
         for li in range(n):
-            g = torch.stack([self.latents[self.slot[li] + i].detach() for i in range(self.held[li])])
-            g = torch.round(g).clamp_(-MAX_MAGNITUDE, MAX_MAGNITUDE).to("cpu", torch.int16).numpy()
+            g = torch.round(torch.stack([self.latents[self.slot[li] + i].detach() for i in range(self.held[li])]))
+            bound = MAX_MAGNITUDE
+            if cfg.coded(li, g) is not g:  # residual: the parameters are the differences
+                g, bound = torch.cumsum(g, 0), MAX_MAGNITUDE // 2  # |y| <= 2047 keeps every difference codable
+            g = g.clamp_(-bound, bound).to("cpu", torch.int16).numpy()
             grids.append(g)
+            coded = cfg.coded(li, g.astype(np.int64))
             for c in range(g.shape[1]):
-                theta[li, c] = fit_theta(g[:, c])
+                theta[li, c] = fit_theta(coded[:, c])
         return layers + [GridLatents(theta=theta, grids=grids)]
 
     @torch.no_grad()

@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,6 +37,22 @@ class GridConfig:
     layers: int  # hidden 1x1 layers after the first
     kernel: int  # the last convolution's kernel (odd)
     shared: int = 0  # the coarsest grids held once per segment, for all its frames (0: every grid per frame)
+    residual: bool = False  # per-frame grids coded as differences from the frame before (version 3 on)
+
+    def coded(self, level: int, grid):
+        """The values a file codes for grid `level` (T, C, h, w) of integers: the grid itself, or for
+        a residual per-frame grid its first frame and then each frame's difference from the one
+        before (numpy or torch)."""
+        if not self.residual or level >= self.levels - self.shared or grid.shape[0] < 2:
+            return grid
+        cat = torch.cat if isinstance(grid, torch.Tensor) else np.concatenate
+        return cat([grid[:1], grid[1:] - grid[:-1]], 0)
+
+    def uncoded(self, level: int, coded: np.ndarray) -> np.ndarray:
+        """The grid whose coded values are `coded` (int64: the running sum over frames)."""
+        if not self.residual or level >= self.levels - self.shared:
+            return coded
+        return np.cumsum(coded.astype(np.int64), axis=0)
 
     def grid_frames(self, level: int, frames: int) -> int:
         """Frames of latents grid `level` holds in a segment of `frames` frames (1 when shared)."""
@@ -70,7 +87,7 @@ class GridConfig:
 
     def summary(self) -> dict:
         return {"grid_first": self.first, "grid_levels": self.levels, "grid_channels": self.channels, "grid_shared": self.shared,
-                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel}
+                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel, "grid_residual": int(self.residual)}
 
 
 def layer_gains(config: GridConfig) -> list[float]:
