@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lambda", dest="lmbda", type=float, default=0.15)
     ap.add_argument("--set", action="append", default=[], help="NAME=VALUE of a grid.py constant")
+    ap.add_argument("--segment-frames", type=int, default=None, help="frames per segment (default: one segment)")
     ap.add_argument("--out", default="/tmp/grid_probe.slt")
     ap.add_argument("--label", default="")
     a = ap.parse_args()
@@ -34,11 +35,12 @@ def main() -> None:
         if not hasattr(grid, name):
             raise SystemExit(f"grid.py has no {name}")
         setattr(grid, name, ast.literal_eval(value))
-    opts = EncodeOptions(method="slt-grid", device="cpu", lmbda=a.lmbda,
+    opts = EncodeOptions(method="slt-grid", device="cpu", lmbda=a.lmbda, segment_frames=a.segment_frames,
                          fit=FitOptions(epochs=a.epochs, threads=int(os.environ.get("INRCODEC_THREADS", "1"))))
     t0 = time.perf_counter()
     rep = api.encode(a.input, a.out, frames=a.frames, options=opts, overwrite=True, quiet=True)
     print(json.dumps({"label": a.label, "set": a.set, "frames": rep["frames"], "epochs": a.epochs, "lambda": a.lmbda,
+                      "segment_frames": a.segment_frames,
                       "bpp": round(rep["bpp"], 4), "psnr_rgb": round(rep["psnr_rgb"], 2),
                       "encode_s": round(rep["fit_seconds"], 1), "wall_s": round(time.perf_counter() - t0, 1),
                       "load": os.getloadavg()[0]}), flush=True)
