@@ -3,6 +3,7 @@ and 640x480, plus weight regeneration speed. The .slt files come from a 1-epoch 
 synthetic clip (speed does not depend on how well the masks fit). Prints its figures last.
 
     python benchmarks/decode_speed.py [--preset small] [--frames 60] [--threads 2] [--device cpu] [--sizes 176x144,640x480]
+    python benchmarks/decode_speed.py --method slt-grid --lambda 0.03 --sizes 176x144
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def synthetic(width: int, height: int, frames: int) -> Clip:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
+    ap.add_argument("--method", default="slt", help="any method; slt-grid takes --lambda instead of --preset")
+    ap.add_argument("--lambda", dest="lmbda", type=float, default=0.03)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
@@ -53,7 +56,10 @@ def main() -> None:
 
     for width, height in (parse_size(x) for x in args.sizes.split(",")):
         clip = synthetic(width, height, args.frames)
-        data = encode_clip(clip, EncodeOptions(preset=args.preset, device=str(device), fit=FitOptions(epochs=1)))
+        grid = args.method == "slt-grid"
+        opts = EncodeOptions(method=args.method, preset=None if grid else args.preset, lmbda=args.lmbda if grid else None,
+                             device=str(device), fit=FitOptions(epochs=1))
+        data = encode_clip(clip, opts)
         header, segments, _ = read_slt(data)
         t0 = time.perf_counter()
         dec = Decoder(header, segments, device)
@@ -75,7 +81,8 @@ def main() -> None:
             inrcodec.decode(slt, y4m, device=str(device))
             e2e_fps = args.frames / (time.perf_counter() - t0)
         lines.append(
-            f"{width}x{height} preset {args.preset} ({header.network.num_weights()} weights), {device}, "
+            f"{width}x{height} {args.method} " + ("" if grid else f"preset {args.preset} ")
+            + f"({header.network.num_weights()} weights, {len(segments)} segments), {device}, "
             f"{args.threads} threads: render {render_fps:.1f} fps, end to end to .y4m {e2e_fps:.1f} fps "
             f"(including {setup * 1e3:.0f} ms set-up: reading, weight regeneration, folding)"
         )

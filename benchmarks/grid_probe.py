@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lambda", dest="lmbda", type=float, default=0.15)
     ap.add_argument("--set", action="append", default=[], help="NAME=VALUE of a grid.py constant")
-    ap.add_argument("--segment-frames", type=int, default=None, help="frames per segment (default: one segment)")
+    ap.add_argument("--segment-frames", type=int, default=None, help="frames per segment (default: the method's, 16)")
     ap.add_argument("--out", default="/tmp/grid_probe.slt")
     ap.add_argument("--label", default="")
     a = ap.parse_args()

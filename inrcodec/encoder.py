@@ -55,6 +55,11 @@ class EncodeOptions:
     workers: int | None = None
     ray_address: str | None = None
 
+    @property
+    def segment_length(self) -> int | None:
+        """Frames per segment: --segment-frames, else the method's default (None: one segment)."""
+        return self.segment_frames if self.segment_frames is not None else self.method_impl.default_segment_frames
+
     def on_ray(self) -> bool:
         return self.workers is not None or bool(self.ray_address)
 
@@ -111,7 +116,7 @@ class EncodeOptions:
     def settings(self) -> dict:
         """Everything that shapes the fitted result (what a resume must match)."""
         return {"method": self.method, "preset": self.preset_name, "seed": self.seed,
-                "segment_frames": self.segment_frames, "widths": (self.stem_hidden, self.c0, self.c_min),
+                "segment_frames": self.segment_length, "widths": (self.stem_hidden, self.c0, self.c_min),
                 **self.method_impl.settings(self.method_config()), "fit": self.fit}
 
 
@@ -182,7 +187,7 @@ class FitProgress:
 
 def clip_segments(clip: Clip, options: EncodeOptions) -> Iterator[tuple[SegmentJob, np.ndarray]]:
     """The segments of an in-memory clip with their frames (views, no copies)."""
-    for job in segment_jobs(len(clip), options.segment_frames, options.seed):
+    for job in segment_jobs(len(clip), options.segment_length, options.seed):
         yield job, clip.frames[job.first_frame : job.first_frame + job.frame_count]
 
 
@@ -238,7 +243,7 @@ def fit_segments(
         saver = Checkpointer(checkpoint.path, fingerprint({**options.settings(), "size": size}), checkpoint.minutes)
         if checkpoint.resume:
             finished, running = saver.load()
-    progress = FitProgress(frames, options.segment_frames or frames or 1, options, on_epoch, on_progress)
+    progress = FitProgress(frames, options.segment_length or frames or 1, options, on_epoch, on_progress)
     jobs: list[SegmentJob] = []
     done: dict[int, dict] = {}  # finished segments: index -> frames and payload hashes
 

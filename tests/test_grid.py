@@ -321,3 +321,14 @@ def test_residual_fit_codes_each_frames_own_difference(monkeypatch):
     assert torch.all(fitter._frame_grids(0)[0][1] == 1)
     g = fitter.payload()[-1].grids[0]
     assert g.shape[0] == 3 and (g[:, 0] == np.array([1, 1, 4])[:, None, None]).all()
+
+
+def test_slt_grid_codes_groups_of_16_frames_unless_told():
+    """slt-grid's default segment is a 16-frame group (a residual chain over a whole clip fitted
+    worse); --segment-frames overrides it, and the other methods keep one segment."""
+    clip = synthetic_clip(32, 24, frames=20)
+    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01)))
+    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 16), (16, 4)]
+    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01, segment_frames=20)))
+    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 20)]
+    assert EncodeOptions(method="slt").segment_length is None and _options().segment_length == 16

@@ -62,6 +62,7 @@ class Method:
     tuned_options: dict = {}
     rate_sections: tuple[str, ...] = ()  # prefixes of the size-breakdown sections that grow with the weights
     min_version = 1  # the first bitstream version that can hold this method
+    default_segment_frames: int | None = None  # frames per segment without --segment-frames (None: one segment)
     config_fields = "nerv"  # which network fields its header holds (bitstream/fields.py, CONFIG_FIELDS)
 
     def network(self, options, width: int, height: int):
