@@ -303,7 +303,6 @@ class GridFitter(nn.Module):
         self.frames = torch.from_numpy(frames).to(device)
         self.count = frames.shape[0]
         cfg = net.config
-        self.residual = cfg.residual
         self.shapes = cfg.grid_shapes(info.width, info.height)
         # grid li of frame i is latents[self.slot[li] + (i if the grid is per frame else 0)]
         self.held = [cfg.grid_frames(li, self.count) for li in range(cfg.levels)]
@@ -333,7 +332,7 @@ class GridFitter(nn.Module):
         """Frame i's per-frame latents start from frame i - 1's, fitted just before (consecutive
         frames look alike, so the visit starts near its answer)."""
         for li, t in enumerate(self.held):
-            if t > 1 and not self.residual:  # a residual grid's frames start at zero difference already
+            if t > 1 and not self.net.config.residual_grid(li):  # a residual grid's frames start at zero difference already
                 self.latents[self.slot[li] + i].copy_(self.latents[self.slot[li] + i - 1])
 
     def _quantised(self, g: torch.Tensor) -> torch.Tensor:
@@ -347,12 +346,12 @@ class GridFitter(nn.Module):
         difference of zero is what the rate term pulls them to, exactly): frame i's latents are
         the rounded earlier differences (straight-through) plus its own, quantised as every grid's."""
         out = []
-        for li, (g, t) in enumerate(zip(self.grids(i), self.held)):
+        for li, g in enumerate(self.grids(i)):
             q = self._quantised(g)[None]
-            if self.residual and t > 1 and i > 0:
-                past = torch.stack([self.latents[self.slot[li] + s] for s in range(i)]).sum(0)
-                rounded = torch.stack([torch.round(self.latents[self.slot[li] + s]) for s in range(i)]).sum(0)
-                out.append((q + (past + (rounded - past).detach())[None], q))
+            if self.net.config.residual_grid(li) and i > 0:
+                past = torch.stack([self.latents[self.slot[li] + s] for s in range(i)])
+                raw = past.sum(0)
+                out.append((q + (raw + (torch.round(past).sum(0) - raw).detach())[None], q))
             else:
                 out.append((q, q))
         return out
@@ -421,7 +420,7 @@ class GridFitter(nn.Module):
         for li in range(n):
             g = torch.round(torch.stack([self.latents[self.slot[li] + i].detach() for i in range(self.held[li])]))
             bound = MAX_MAGNITUDE
-            if cfg.coded(li, g) is not g:  # residual: the parameters are the differences
+            if cfg.residual_grid(li):  # the parameters are the differences
                 g, bound = torch.cumsum(g, 0), MAX_MAGNITUDE // 2  # |y| <= 2047 keeps every difference codable
             g = g.clamp_(-bound, bound).to("cpu", torch.int16).numpy()
             grids.append(g)

@@ -39,18 +39,22 @@ class GridConfig:
     shared: int = 0  # the coarsest grids held once per segment, for all its frames (0: every grid per frame)
     residual: bool = False  # per-frame grids coded as differences from the frame before (version 3 on)
 
+    def residual_grid(self, level: int) -> bool:
+        """Whether grid `level` is coded as frame differences (a per-frame grid of a residual config)."""
+        return self.residual and level < self.levels - self.shared
+
     def coded(self, level: int, grid):
         """The values a file codes for grid `level` (T, C, h, w) of integers: the grid itself, or for
         a residual per-frame grid its first frame and then each frame's difference from the one
         before (numpy or torch)."""
-        if not self.residual or level >= self.levels - self.shared or grid.shape[0] < 2:
+        if not self.residual_grid(level):
             return grid
         cat = torch.cat if isinstance(grid, torch.Tensor) else np.concatenate
         return cat([grid[:1], grid[1:] - grid[:-1]], 0)
 
     def uncoded(self, level: int, coded: np.ndarray) -> np.ndarray:
         """The grid whose coded values are `coded` (int64: the running sum over frames)."""
-        if not self.residual or level >= self.levels - self.shared:
+        if not self.residual_grid(level):
             return coded
         return np.cumsum(coded.astype(np.int64), axis=0)
 
