@@ -121,9 +121,9 @@ def parse_layout(data: bytes) -> Layout:
         take("hidden", "H")
         n_blocks = take("synth_layers", "B") - 1  # so that n_layers below is in + hidden + out
         take("synth_kernel", "B")
-        take("grid_shared", "B")
-        if version >= 3:
-            take("grid_residual", "B")
+        n_shared = take("grid_shared", "B")
+        residual = take("grid_residual", "B") if version >= 3 else 0
+        context = take("grid_context", "B") if version >= 4 else 0
     else:
         take("pe_levels", "H")
         take("pe_base", "f")
@@ -185,9 +185,16 @@ def parse_layout(data: bytes) -> Layout:
         if grid:  # the latents' model, then each grid's coded latents
             boundaries.add(pos)
             for g in range(n_grids):
+                # grid_context: (p0, theta, m) per law, CONTEXT_LAWS laws for a residual grid, else one
+                n_laws = (5 if residual and g < n_grids - n_shared else 1) if context else 0
                 for c in range(n_channels):
-                    take(f"seg{s}.model{g}.{c}.theta", "H")
-                    take(f"seg{s}.model{g}.{c}.magnitude", "H")
+                    if not context:
+                        take(f"seg{s}.model{g}.{c}.theta", "H")
+                        take(f"seg{s}.model{g}.{c}.magnitude", "H")
+                    for j in range(n_laws):
+                        take(f"seg{s}.model{g}.{c}.law{j}.p0", "H")
+                        take(f"seg{s}.model{g}.{c}.law{j}.theta", "H")
+                        take(f"seg{s}.model{g}.{c}.law{j}.magnitude", "H")
             for g in range(n_grids):
                 boundaries.add(pos)
                 n_words = take(f"seg{s}.latents{g}.n_words", "I")

@@ -109,19 +109,19 @@ def test_resume_refuses_a_segment_whose_frames_changed(clip, tmp_path):
 
 def test_the_reader_dispatches_on_the_files_version(clip, monkeypatch):
     data = encode_clip(clip, _options("slt", epochs=1))
-    assert read_slt(data)[0].version == fmt.VERSION == 3
+    assert read_slt(data)[0].version == fmt.VERSION == 4
     bumped = bytearray(data)
-    bumped[4] = 4
-    with pytest.raises(BitstreamError, match="unsupported .slt format version 4 .*reads version 1, 2, 3"):
+    bumped[4] = 5
+    with pytest.raises(BitstreamError, match="unsupported .slt format version 5 .*reads version 1, 2, 3, 4"):
         fmt.open_slt(bytes(bumped))
 
-    class V4:  # a later layout beside v3: here v3's with another number
+    class V5:  # a later layout beside v4: here v4's with another number
         def __getattr__(self, name):
-            return getattr(fmt.READERS[3], name)
+            return getattr(fmt.READERS[4], name)
 
-    monkeypatch.setitem(fmt.READERS, 4, V4())
+    monkeypatch.setitem(fmt.READERS, 5, V5())
     header, segments, sizes = fmt.open_slt(bytes(bumped)[:-4] + _crc(bytes(bumped)[:-4]))
-    assert header.version == 4 and sum(sizes.values()) == len(bumped)
+    assert header.version == 5 and sum(sizes.values()) == len(bumped)
     np.testing.assert_array_equal(segments[0].layers[0].levels, read_slt(data)[1][0].layers[0].levels)
 
 

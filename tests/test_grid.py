@@ -64,7 +64,8 @@ def test_latents_round_trip_and_corrupt_words_fail_in_one_line():
 
 def test_round_trip_through_the_file_and_the_same_bytes(grid_file, tmp_path):
     header, segments, sizes = read_slt(grid_file)
-    assert header.version == 3 and header.method == "slt-grid" and header.network.levels >= 1
+    assert header.version == fmt.VERSION == 4 and header.method == "slt-grid" and header.network.levels >= 1
+    assert header.network.context and header.network.residual
     assert sum(sizes.values()) == len(grid_file) and any(k.startswith("latents/") for k in sizes)
     assert {"model", "scales", "counts", "masks/in", "masks/out"} <= set(sizes)
     lat = segments[0].layers[-1]
@@ -131,7 +132,7 @@ def test_a_version_1_file_cannot_hold_slt_grid(grid_file):
     with pytest.raises(BitstreamError, match="slt-grid.*version 2|needs a grid network config") as e:
         fmt.read_slt(_recrc(bytes(data[:-4])))
     assert "\n" not in str(e.value)
-    assert v1.VERSION == 1 and header.version == 3
+    assert v1.VERSION == 1 and header.version == 4
 
 
 def _slt_file():
@@ -185,7 +186,7 @@ def replace_grid(layers, li, array):
 
     grids = list(layers[-1].grids)
     grids[li] = array
-    return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids)]
+    return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids, laws=layers[-1].laws)]
 
 
 @pytest.mark.parametrize("inner", [1, 2])
@@ -264,11 +265,12 @@ def test_residual_grids_round_trip_and_need_version_3(monkeypatch, tmp_path):
     from inrcodec.methods import grid
 
     monkeypatch.setattr(grid, "RESIDUAL", True)
+    monkeypatch.setattr(grid, "CONTEXT", False)  # version 3's one geometric law per grid and channel
     monkeypatch.setattr(grid, "SHARED", 1)
     opts = _options(epochs=6, lmbda=0.001)
     data = encode_clip(synthetic_clip(64, 48, frames=4), opts)
     header, segments, sizes = read_slt(data)
-    assert header.version == 3 and header.network.residual and header.network.shared == 1
+    assert header.version == 4 and header.network.residual and not header.network.context and header.network.shared == 1
     lat = segments[0].layers[-1]
     assert lat.grids[0].shape[0] == 4 and np.abs(lat.grids[0]).max() > 0  # per-frame latents, not all zero
     assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
@@ -332,3 +334,125 @@ def test_slt_grid_codes_groups_of_16_frames_unless_told():
     header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01, segment_frames=20)))
     assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 20)]
     assert EncodeOptions(method="slt").segment_length is None and _options().segment_length == 16
+
+
+# -- version 4: zero-inflated laws chosen by temporal context -----------------------------------
+
+def test_zero_inflated_law_table_by_hand():
+    """p0_q = 3/4, theta_q = 1/2, m = 2: w_1 = 2^30 + 1, w_2 = 2^29 + 1, S = 2 (w_1 + w_2);
+    P(0) = 3/4 exactly and P(+-k) = (2^16 - p0_q) w_k / (2^16 S), each one correctly rounded division."""
+    from fractions import Fraction
+
+    from inrcodec.entropy import inflated
+
+    p = inflated.law_probabilities(49152, 32768, 2)
+    s = 2 * ((2**30 + 1) + (2**29 + 1))
+    p1, p2 = float(Fraction(16384 * (2**30 + 1), 65536 * s)), float(Fraction(16384 * (2**29 + 1), 65536 * s))
+    assert p.tolist() == [p2, p1, 0.75, p1, p2]
+    assert abs(p1 - 0.25 * 2 / 3 / 2) < 1e-9 and abs(p.sum() - 1) < 1e-12
+    assert inflated.law_probabilities(1, 65535, 1).tolist() == [65535 / 131072, 1 / 65536, 65535 / 131072]
+    for bad in ((0, 10, 3), (10, 0, 3), (10, 10, 0), (10, 10, geo.MAX_MAGNITUDE + 1)):
+        with pytest.raises(ValueError):
+            inflated.law_probabilities(*bad)
+    # the encoder's law: P(0) from the zeros' share, theta from the mean of |v| - 1 over the rest
+    assert inflated.fit_law(np.array([0, 0, 0, 1, -2, 3])) == (32768, 32768)
+    assert inflated.fit_law(np.zeros(5, np.int64)) == (65535, 1)
+
+
+def test_runs_under_several_laws_round_trip_at_their_entropy():
+    from inrcodec.entropy import inflated
+
+    rng = np.random.default_rng(3)
+    sparse = rng.integers(-3, 4, 4000) * (rng.random(4000) < 0.1)
+    dense = rng.integers(-9, 10, 500)
+    laws = [(*inflated.fit_law(v), int(np.abs(v).max())) for v in (sparse, dense)]
+    enc = inflated.RunEncoder()
+    enc.add(sparse[:1000], laws[0])
+    enc.add(dense, laws[1])
+    enc.add(np.zeros(7, np.int64), (5, 5, 0))  # a law of m = 0 codes nothing
+    enc.add(sparse[1000:], laws[0])
+    words = enc.words()
+    dec = inflated.RunDecoder(words, "x")
+    got = [dec.take(1000, laws[0]), dec.take(500, laws[1]), dec.take(7, (5, 5, 0)), dec.take(3000, laws[0])]
+    dec.finish()
+    assert all(np.array_equal(g, e) for g, e in zip(got, (sparse[:1000], dense, np.zeros(7), sparse[1000:])))
+    ideal = sum(inflated.law_bits(law[0] / 65536, law[1] / 65536, v) for law, v in zip(laws, (sparse, dense)))
+    assert 32 * words.size < 1.02 * ideal + 64
+    with pytest.raises(BitstreamError, match="not fully consumed|invalid|out of range") as e:
+        bad = inflated.RunDecoder(words[1:], "x")
+        bad.take(1000, laws[0]), bad.take(500, laws[1]), bad.take(3000, laws[0])
+        bad.finish()
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="magnitude"):
+        enc.add(np.array([4]), (10, 10, 3))
+
+
+def test_difference_contexts_by_hand_and_on_both_array_kinds():
+    import torch
+    from inrcodec.model.grid import difference_contexts
+
+    prev = np.zeros((4, 5), np.int64)
+    prev[0, 0] = 2
+    prev[2, 2], prev[2, 3], prev[3, 3] = -1, 1, 1
+    want = np.array([[1, 1, 0, 0, 0],
+                     [1, 1, 1, 1, 1],
+                     [0, 1, 2, 2, 1],
+                     [0, 1, 2, 2, 1]])
+    np.testing.assert_array_equal(difference_contexts(prev), want)
+    rnd = np.random.default_rng(1).integers(-1, 2, (2, 3, 6, 7)) * (np.random.default_rng(2).random((2, 3, 6, 7)) < 0.3)
+    np.testing.assert_array_equal(difference_contexts(torch.from_numpy(rnd).float()).numpy(), difference_contexts(rnd))
+
+
+def test_the_fits_rate_is_the_files_law_at_integers():
+    """inflated_bits (the fit's rate term) equals the coded law's ideal bits at integer latents."""
+    import torch
+    from inrcodec.entropy.inflated import law_bits
+    from inrcodec.methods.grid import inflated_bits
+
+    y = torch.tensor([0.0, 0.0, 1.0, -1.0, 2.0, -4.0]).view(1, 1, 2, 3)
+    logits = torch.tensor([[[1.5, -0.5], [0.0, 0.0]]])  # one channel, laws 0 and 1
+    p0, theta = torch.sigmoid(logits[0, 0]).tolist()
+    assert abs(float(inflated_bits(y, logits, 0)) - law_bits(p0, theta, y.numpy())) < 1e-4
+    law = torch.tensor([[[0, 1, 1], [0, 0, 1]]])
+    want = law_bits(p0, theta, np.array([0.0, -1.0, 2.0])) + law_bits(0.5, 0.5, np.array([0.0, 1.0, -4.0]))
+    assert abs(float(inflated_bits(y, logits, law)) - want) < 1e-4
+
+
+def test_context_coded_grids_round_trip_and_need_version_4(tmp_path):
+    """The default (grid_context 1): every law zero-inflated, fitted to exactly the values it codes
+    (law_runs: d_0, d_1, then each later frame's cells by context), the same bytes again, and a
+    version-3 layout refuses to write it."""
+    from inrcodec.bitstream import v3
+    from inrcodec.entropy.inflated import fit_law
+    from inrcodec.methods.grid import law_runs
+
+    data = encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001))
+    header, segments, sizes = read_slt(data)
+    net = header.network
+    assert header.version == 4 and net.context and net.laws(0) == 5 and net.laws(net.levels - 1) == 1
+    lat = segments[0].layers[-1]
+    assert lat.theta is None and [p.shape for p in lat.laws] == [(net.channels, net.laws(li), 2) for li in range(net.levels)]
+    coded = net.coded(0, lat.grids[0].astype(np.int64))
+    runs = list(law_runs(net, 0, coded[:, 0]))
+    assert [j for j, _ in runs[:2]] == [0, 1] and [j for j, _ in runs[2:5]] == [2, 3, 4] and len(runs) == 2 + 3 * 3
+    for law in range(5):
+        values = np.concatenate([v for j, v in runs if j == law])
+        assert tuple(int(x) for x in lat.laws[0][0, law]) == fit_law(values)
+    assert sizes["model"] == 6 * sum(net.channels * net.laws(li) for li in range(net.levels))
+    assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
+    assert encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001)) == data
+    path = tmp_path / "c.slt"
+    path.write_bytes(data)
+    api.decode(str(path), str(tmp_path / "c.y4m"), device="cpu", frames="3:5")
+    with pytest.raises(ValueError, match="version 4"):
+        v3.header_bytes(header)
+    # a law of p0 0 (the model's first u16, after the synthesis layers) is refused in one line
+    from inrcodec.methods.supermask import SupermaskMethod
+
+    synth = len(SupermaskMethod.write_payload(methods.get("slt-grid"), header, 0, segments[0].layers[:-1]))
+    body = bytearray(data[:-4])
+    at = fmt.parse(data)[2] + synth
+    body[at : at + 2] = b"\0\0"
+    with pytest.raises(BitstreamError, match="p0 or theta 0") as e:
+        read_slt(_recrc(bytes(body)))
+    assert "\n" not in str(e.value)

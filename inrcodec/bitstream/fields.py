@@ -94,8 +94,14 @@ GRID_V2 = (
 GRID_V3 = GRID_V2 + (
     Field("grid_residual", "B", "network config", label="network grid_residual", lo=0, hi=1),
 )
+# Version 4, method slt-grid: version 3's fields plus grid_context (1: every law zero-inflated, a
+# residual grid's differences coded under laws chosen by temporal context; methods/grid.py).
+GRID_V4 = GRID_V3 + (
+    Field("grid_context", "B", "network config", label="network grid_context", lo=0, hi=1),
+)
 CONFIG_FIELDS = {"nerv": NERV_FIELDS, "grid": GRID_V2}  # version 2: a method's config_fields -> its header fields
 CONFIG_FIELDS_V3 = {"nerv": NERV_FIELDS, "grid": GRID_V3}  # version 3: the same, slt-grid's with grid_residual
+CONFIG_FIELDS_V4 = {"nerv": NERV_FIELDS, "grid": GRID_V4}  # version 4: and grid_context
 TABLE_V1 = (Field("segments", "H", "segment table"),)
 ENTRY_V1 = (
     Field("first_frame", "I", "segment table"),

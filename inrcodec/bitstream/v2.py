@@ -27,6 +27,8 @@ class LayoutV2(Layout):
 
         if getattr(header.network, "residual", False) and self.version < 3:
             raise ValueError(f"residual latent grids need format version 3, not {self.version}")
+        if getattr(header.network, "context", False) and self.version < 4:
+            raise ValueError(f"context-coded latent grids need format version 4, not {self.version}")
         return HEADER_COMMON + self.config_fields[methods.get(header.method).config_fields]
 
     def read_header(self, cur: Cursor) -> dict:

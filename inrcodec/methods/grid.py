@@ -39,6 +39,7 @@ from torch import nn
 from ..bitstream.cursor import fail
 from ..bitstream.limits import MAX_SEGMENT_LATENTS, DecodeCost
 from ..entropy.geometric import MAX_MAGNITUDE, THETA_ONE, decode_grids, encode_grids, fit_theta
+from ..entropy.inflated import RunDecoder, RunEncoder, fit_law
 from ..errors import InputError
 from .base import FitContext, FitOutcome
 from .supermask import LayerPayload, SupermaskMethod, SupermaskOptions
@@ -57,6 +58,7 @@ WARM = False  # the first epoch visits frames in order, each frame's own latents
 MODEL_LR = 0.05  # ... on the probability model's logits
 SHARED = 3  # the coarsest grids shared by a segment's frames (the temporal path; docs/results.md measures 1, 2, 3)
 RESIDUAL = True  # per-frame grids coded as each frame's difference from the last (format version 3; docs/results.md)
+CONTEXT = True  # zero-inflated laws, the differences' chosen by temporal context (format version 4; needs RESIDUAL)
 LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
 # lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
 LAMBDA_AT_01 = 0.046  # residual, 2 channels, 16-frame segments: whole clip, 0.130 bpp at 0.03 and 0.225 at 0.012
@@ -67,14 +69,17 @@ RATE_EXPONENT = 0.60  # bpp ~ lambda^-RATE_EXPONENT, for the first correction (t
 class GridLatents:
     """A segment's latents and their probability model."""
 
-    theta: np.ndarray  # uint16 (levels, channels): theta_q of each grid's law (1..65535)
+    theta: np.ndarray | None  # uint16 (levels, channels): theta_q of each grid's law (1..65535); None with grid_context
     grids: list  # per level an integer array (frames, channels, rows, columns), |v| <= MAX_MAGNITUDE
+    laws: list | None = None  # with grid_context: per level uint16 (channels, laws, 2), each law's (p0_q, theta_q)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GridLatents):
             return NotImplemented
-        return (np.array_equal(self.theta, other.theta) and len(self.grids) == len(other.grids)
-                and all(np.array_equal(a, b) for a, b in zip(self.grids, other.grids)))
+        def same(a, b):
+            return (a is None) == (b is None) and (a is None or (len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))))
+        return (same(None if self.theta is None else [self.theta], None if other.theta is None else [other.theta])
+                and same(self.laws, other.laws) and same(self.grids, other.grids))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -117,7 +122,8 @@ class GridMethod(SupermaskMethod):
         # 2^-FIRST .. 2^-(FIRST+4) of the frame, stopping where the coarsest grid's shorter side is under 8 cells
         levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 2 - FIRST))
         return GridConfig(first=FIRST, levels=levels, channels=GRID_CHANNELS, hidden=options.c0 or DEFAULT_HIDDEN,
-                          layers=LAYERS, kernel=KERNEL, shared=min(SHARED, levels - 1), residual=RESIDUAL)
+                          layers=LAYERS, kernel=KERNEL, shared=min(SHARED, levels - 1), residual=RESIDUAL,
+                          context=CONTEXT and RESIDUAL)
 
     def validate_network(self, net, width: int, height: int) -> None:
         from ..model.grid import GridConfig
@@ -130,6 +136,8 @@ class GridMethod(SupermaskMethod):
             fail(f"network synth_kernel {net.kernel} is not odd")
         if net.shared > net.levels:
             fail(f"network grid_shared {net.shared} exceeds its {net.levels} grids")
+        if net.context and not net.residual:
+            fail("network grid_context 1 needs grid_residual 1")
 
     def decode_cost(self, config, width: int, height: int) -> DecodeCost:
         """Whole-frame upsampling, then the synthesis in row bands: a band of one output row holds
@@ -178,14 +186,10 @@ class GridMethod(SupermaskMethod):
         out = bytearray(super().write_payload(header, index, layers[:-1]))
         lat = layers[-1]
         grid_shapes = net.grid_shapes(header.width, header.height)
-        theta = np.asarray(lat.theta)
-        if theta.shape != (net.levels, net.channels) or not np.issubdtype(theta.dtype, np.integer) or (
-                theta.size and (int(theta.min()) < 1 or int(theta.max()) >= THETA_ONE)):
-            raise ValueError(f"segment {index}: theta must be ({net.levels}, {net.channels}) integers in 1..65535")
         if len(lat.grids) != net.levels:
             raise ValueError(f"segment {index}: {len(lat.grids)} latent grids, the network has {net.levels}")
         frames = np.asarray(lat.grids[0]).shape[0] if frames is None and net.shared < net.levels else (frames or 1)
-        mags, coded = [], []
+        values = []
         for li, (g, (h, w)) in enumerate(zip(lat.grids, grid_shapes)):
             g = np.asarray(g)
             t = net.grid_frames(li, frames)
@@ -195,13 +199,11 @@ class GridMethod(SupermaskMethod):
             if g.size and int(np.abs(g).max()) > MAX_MAGNITUDE:
                 raise ValueError(f"segment {index}: latents of grid {li} exceed {MAX_MAGNITUDE} in magnitude")
             g = net.coded(li, g.astype(np.int64))
-            m = [int(np.abs(g[:, c]).max()) if g.size else 0 for c in range(net.channels)]
-            if max(m, default=0) > MAX_MAGNITUDE:
+            if g.size and int(np.abs(g).max()) > MAX_MAGNITUDE:
                 raise ValueError(f"segment {index}: coded latents of grid {li} (frame differences) exceed {MAX_MAGNITUDE}")
-            mags.append(m)
-            coded.append(encode_grids([(g[:, c], int(theta[li, c]), m[c]) for c in range(net.channels)]))
-        out += struct.pack(f"<{2 * net.levels * net.channels}H",
-                           *[v for li in range(net.levels) for c in range(net.channels) for v in (int(theta[li, c]), mags[li][c])])
+            values.append(g)
+        coded = _write_context_latents(net, lat, values, out, index) if net.context else \
+            _write_geometric_latents(net, lat, values, out, index)
         for words in coded:
             out += _U32.pack(len(words)) + words.astype("<u4").tobytes()
         return bytes(out)
@@ -213,35 +215,26 @@ class GridMethod(SupermaskMethod):
         if total > MAX_SEGMENT_LATENTS:
             fail(f"{where}: {frames} frames hold {total} latents, more than the limit of {MAX_SEGMENT_LATENTS}")
         layers = super().read_payload(cur, header, index, frames, sizes, decode)
-        n = net.levels * net.channels
-        vals = cur.fmt(f"{2 * n}H", f"payload of {where} (latent model)")
-        theta = np.array(vals[0::2], dtype=np.uint16).reshape(net.levels, net.channels)
-        mags = np.array(vals[1::2], dtype=np.int64).reshape(net.levels, net.channels)
-        if int(theta.min()) < 1:
-            fail(f"{where}: latent model theta 0 (must be 1..{THETA_ONE - 1})")
-        if int(mags.max()) > MAX_MAGNITUDE:
-            fail(f"{where}: latent magnitude {int(mags.max())} exceeds {MAX_MAGNITUDE}")
-        sizes["model"] += 4 * n
+        model = _read_context_model(cur, net, where) if net.context else _read_geometric_model(cur, net, where)
+        sizes["model"] += model.bytes
         grids = []
         for li, (h, w) in enumerate(net.grid_shapes(header.width, header.height)):
             (n_words,) = cur.unpack(_U32, f"payload of {where} (latents {li})")
             if n_words * 4 > cur.left():
                 fail(f"{where}: {n_words} coded latent words of grid {li} exceed the segment payload")
-            if n_words and not mags[li].any():
+            if n_words and not model.mags[li].any():
                 fail(f"{where}: coded data for latent grid {li}, whose latents are all zero")
             words = cur.words(n_words, decode)
             sizes[f"latents/l{li}"] += 4 + 4 * n_words
             if decode:
-                t = net.grid_frames(li, frames)
-                got = decode_grids(words, [(t * h * w, int(theta[li, c]), int(mags[li, c])) for c in range(net.channels)],
-                                   f"{where} latent grid {li}")
-                g = net.uncoded(li, np.stack([g.reshape(t, h, w) for g in got], axis=1))
+                coded = model.decode(net, li, words, net.grid_frames(li, frames), h, w, f"{where} latent grid {li}")
+                g = net.uncoded(li, coded)
                 if g.size and int(np.abs(g).max()) > MAX_MAGNITUDE:
                     fail(f"{where}: latent grid {li} sums to more than {MAX_MAGNITUDE} in magnitude")
                 grids.append(g.astype(np.int16, copy=False))
         if not decode:
             return None
-        return layers + [GridLatents(theta=theta, grids=grids)]
+        return layers + [model.latents(grids)]
 
     def sections(self, header) -> dict[str, int]:
         return {**super().sections(header), "model": 0, **{f"latents/l{i}": 0 for i in range(header.network.levels)}}
@@ -266,6 +259,133 @@ class GridMethod(SupermaskMethod):
         return net.render(t, budget)
 
 
+# -- the latents' model in the payload: one geometric law per grid and channel (versions 2-3, and
+# version 4 with grid_context 0), or zero-inflated laws chosen by temporal context (grid_context 1)
+
+def _write_geometric_latents(net, lat: GridLatents, values: list, out: bytearray, index: int) -> list:
+    theta = np.asarray(lat.theta)
+    if theta.shape != (net.levels, net.channels) or not np.issubdtype(theta.dtype, np.integer) or (
+            theta.size and (int(theta.min()) < 1 or int(theta.max()) >= THETA_ONE)):
+        raise ValueError(f"segment {index}: theta must be ({net.levels}, {net.channels}) integers in 1..65535")
+    mags = [[int(np.abs(g[:, c]).max()) if g.size else 0 for c in range(net.channels)] for g in values]
+    out += struct.pack(f"<{2 * net.levels * net.channels}H",
+                       *[v for li in range(net.levels) for c in range(net.channels) for v in (int(theta[li, c]), mags[li][c])])
+    return [encode_grids([(g[:, c], int(theta[li, c]), mags[li][c]) for c in range(net.channels)])
+            for li, g in enumerate(values)]
+
+
+def law_runs(net, level: int, x: np.ndarray):
+    """The runs of one channel's coded values x (frames, rows, columns) of grid `level`, in the
+    order the file codes them: (law index, values). One law for a grid coded whole; for a residual
+    grid d_0 under law 0, d_1 under law 1, then for each later frame its cells of context k
+    (model.grid.difference_contexts of the frame before) in raster order under law 2 + k."""
+    from ..model.grid import CONTEXTS, difference_contexts
+
+    if net.laws(level) == 1:
+        yield 0, x.reshape(-1)
+        return
+    for t in range(min(2, x.shape[0])):
+        yield t, x[t].reshape(-1)
+    for t in range(2, x.shape[0]):
+        ctx = difference_contexts(x[t - 1])
+        for k in range(CONTEXTS):
+            yield 2 + k, x[t][ctx == k]
+
+
+def _write_context_latents(net, lat: GridLatents, values: list, out: bytearray, index: int) -> list:
+    laws = lat.laws
+    if laws is None or len(laws) != net.levels:
+        raise ValueError(f"segment {index}: grid_context needs {net.levels} law tables")
+    coded = []
+    for li, g in enumerate(values):
+        p = np.asarray(laws[li])
+        if p.shape != (net.channels, net.laws(li), 2) or not np.issubdtype(p.dtype, np.integer) or (
+                int(p.min()) < 1 or int(p.max()) >= THETA_ONE):
+            raise ValueError(f"segment {index}: grid {li}'s laws must be ({net.channels}, {net.laws(li)}, 2) integers in 1..65535")
+        enc, table = RunEncoder(), []
+        for c in range(net.channels):
+            runs = list(law_runs(net, li, g[:, c]))
+            mags = [max([int(np.abs(v).max()) for j, v in runs if j == law and v.size], default=0) for law in range(net.laws(li))]
+            for law in range(net.laws(li)):
+                table += [int(p[c, law, 0]), int(p[c, law, 1]), mags[law]]
+            for law, v in runs:
+                enc.add(v, (int(p[c, law, 0]), int(p[c, law, 1]), mags[law]))
+        out += struct.pack(f"<{len(table)}H", *table)
+        coded.append(enc.words())
+    return coded
+
+
+@dataclass
+class _GeometricModel:
+    theta: np.ndarray  # (levels, channels)
+    mags: np.ndarray  # (levels, channels)
+    bytes: int
+
+    def decode(self, net, li: int, words, t: int, h: int, w: int, what: str) -> np.ndarray:
+        got = decode_grids(words, [(t * h * w, int(self.theta[li, c]), int(self.mags[li, c])) for c in range(net.channels)], what)
+        return np.stack([g.reshape(t, h, w) for g in got], axis=1)
+
+    def latents(self, grids: list) -> GridLatents:
+        return GridLatents(theta=self.theta, grids=grids)
+
+
+def _read_geometric_model(cur, net, where: str) -> _GeometricModel:
+    n = net.levels * net.channels
+    vals = cur.fmt(f"{2 * n}H", f"payload of {where} (latent model)")
+    theta = np.array(vals[0::2], dtype=np.uint16).reshape(net.levels, net.channels)
+    mags = np.array(vals[1::2], dtype=np.int64).reshape(net.levels, net.channels)
+    if int(theta.min()) < 1:
+        fail(f"{where}: latent model theta 0 (must be 1..{THETA_ONE - 1})")
+    if int(mags.max()) > MAX_MAGNITUDE:
+        fail(f"{where}: latent magnitude {int(mags.max())} exceeds {MAX_MAGNITUDE}")
+    return _GeometricModel(theta, mags, 4 * n)
+
+
+@dataclass
+class _ContextModel:
+    laws: list  # per level uint16 (channels, laws, 2)
+    mags: list  # per level int64 (channels, laws)
+    bytes: int
+
+    def decode(self, net, li: int, words, t: int, h: int, w: int, what: str) -> np.ndarray:
+        """The mirror of law_runs: each run's size (a context's cells) known from the frame before."""
+        from ..model.grid import CONTEXTS, difference_contexts
+
+        dec, x = RunDecoder(words, what), np.zeros((t, net.channels, h, w), dtype=np.int64)
+        for c in range(net.channels):
+            law = [(int(p0), int(th), int(m)) for (p0, th), m in zip(self.laws[li][c], self.mags[li][c])]
+            if net.laws(li) == 1:
+                x[:, c] = dec.take(t * h * w, law[0]).reshape(t, h, w)
+                continue
+            for f in range(min(2, t)):
+                x[f, c] = dec.take(h * w, law[f]).reshape(h, w)
+            for f in range(2, t):
+                ctx = difference_contexts(x[f - 1, c])
+                for k in range(CONTEXTS):
+                    cells = ctx == k
+                    x[f, c][cells] = dec.take(int(cells.sum()), law[2 + k])
+        dec.finish()
+        return x
+
+    def latents(self, grids: list) -> GridLatents:
+        return GridLatents(theta=None, grids=grids, laws=self.laws)
+
+
+def _read_context_model(cur, net, where: str) -> _ContextModel:
+    laws, mags, size = [], [], 0
+    for li in range(net.levels):
+        n = net.channels * net.laws(li)
+        vals = np.array(cur.fmt(f"{3 * n}H", f"payload of {where} (latent model {li})"), dtype=np.int64).reshape(net.channels, -1, 3)
+        if int(vals[..., :2].min()) < 1:
+            fail(f"{where}: latent law of grid {li} with p0 or theta 0 (must be 1..{THETA_ONE - 1})")
+        if int(vals[..., 2].max()) > MAX_MAGNITUDE:
+            fail(f"{where}: latent magnitude {int(vals[..., 2].max())} exceeds {MAX_MAGNITUDE}")
+        laws.append(vals[..., :2].astype(np.uint16))
+        mags.append(vals[..., 2])
+        size += 6 * n
+    return _ContextModel(laws, mags, size)
+
+
 def build_grid_synthesis(config, width: int, height: int, seed: int, sparsity: tuple[float, ...], device):
     """A fresh synthesis for fitting: seeded signs (the decoder's), N(0, 1) scores from the seed."""
     from ..model.grid import GridSynthesis, layer_gains
@@ -278,6 +398,23 @@ def build_grid_synthesis(config, width: int, height: int, seed: int, sparsity: t
         signs = torch.from_numpy(random_signs(seed, i, shape)).to(device)
         weights.append(SupermaskWeight(signs, sparsity, math.prod(shape[1:]), gain, generator=gen))
     return GridSynthesis(config, width, height, weights)
+
+
+def inflated_bits(y: torch.Tensor, logits: torch.Tensor, law) -> torch.Tensor:
+    """Bits of latents y (1, C, h, w) under zero-inflated laws (entropy/inflated.py) of
+    p0 = sigmoid(logits[c, j, 0]), theta = sigmoid(logits[c, j, 1]), law j per cell (an int, or a
+    (C, h, w) index tensor): exact at integers, linear in |y| between them (the noise proxy's
+    continuous relaxation): b(0) = -log2 p0, b(1) = -log2((1 - p0) (1 - theta) / 2), slope -log2 theta beyond 1."""
+    p = torch.sigmoid(logits).clamp(1e-6, 1 - 1e-6)
+    p0, theta = p[..., 0], p[..., 1]
+    b0, b1, slope = -torch.log2(p0), 1.0 - torch.log2((1 - p0) * (1 - theta)), -torch.log2(theta)
+    if isinstance(law, int):
+        b0, b1, slope = (v[:, law].view(1, -1, 1, 1) for v in (b0, b1, slope))
+    else:
+        idx = law.reshape(law.shape[0], -1)
+        b0, b1, slope = (v.gather(1, idx).view(1, *law.shape) for v in (b0, b1, slope))
+    a = y.abs()
+    return (b0 + (b1 - b0) * a.clamp(max=1.0) + slope * (a - 1.0).clamp(min=0.0)).sum()
 
 
 def latent_bits(y: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
@@ -309,7 +446,10 @@ class GridFitter(nn.Module):
         self.slot = [sum(self.held[:li]) for li in range(cfg.levels)]
         self.latents = nn.ParameterList([nn.Parameter(torch.zeros((cfg.channels, h, w), device=device))
                                          for (h, w), t in zip(self.shapes, self.held) for _ in range(t)])
-        self.logits = nn.Parameter(torch.zeros((cfg.levels, cfg.channels), device=device))
+        from ..model.grid import CONTEXT_LAWS
+
+        laws = (cfg.levels, cfg.channels, CONTEXT_LAWS, 2) if cfg.context else (cfg.levels, cfg.channels)
+        self.logits = nn.Parameter(torch.zeros(laws, device=device))
         self.parts = SupermaskParts(list(net.weights))
         groups = self.parts.param_groups(opts)
         groups.append({"params": list(self.latents), "lr": LATENT_LR, "base_lr": LATENT_LR})
@@ -356,6 +496,18 @@ class GridFitter(nn.Module):
                 out.append((q, q))
         return out
 
+    def _bits(self, i: int, li: int, coded: torch.Tensor) -> torch.Tensor:
+        """Estimated bits of frame i's coded values of grid li under the model the file will use."""
+        from ..model.grid import difference_contexts
+
+        cfg = self.net.config
+        if not cfg.context:
+            return latent_bits(coded, self.logits[li])
+        if cfg.laws(li) == 1 or i < 2:
+            return inflated_bits(coded, self.logits[li], 0 if cfg.laws(li) == 1 else i)
+        prev = torch.round(self.latents[self.slot[li] + i - 1].detach())  # d_(i-1), as the decoder has it
+        return inflated_bits(coded, self.logits[li], 2 + difference_contexts(prev))
+
     def train_step(self, i: int) -> torch.Tensor:
         from ..fit.trainer import lr_factor
 
@@ -369,7 +521,7 @@ class GridFitter(nn.Module):
         out = self._as_decoded(self.net.synthesize([y for y, _ in pairs]))
         mse = F.mse_loss(out, target)
         # a shared grid's bits are paid once per segment: each frame's step carries its share
-        bits = sum(latent_bits(c, self.logits[li]) * (1.0 if t > 1 else 1.0 / self.count)
+        bits = sum(self._bits(i, li, c) * (1.0 if t > 1 else 1.0 / self.count)
                    for li, ((_, c), t) in enumerate(zip(pairs, self.held)))
         loss = mse + self.lmbda * bits / (self.info.width * self.info.height)
         loss.backward()
@@ -416,7 +568,7 @@ class GridFitter(nn.Module):
                                levels=m.level.to("cpu", torch.uint8).numpy().reshape(-1)) for m in self.net.weights]
         cfg = self.net.config
         n = len(self.shapes)
-        grids, theta = [], np.zeros((n, cfg.channels), dtype=np.uint16)
+        grids, theta, laws = [], np.zeros((n, cfg.channels), dtype=np.uint16), []
         for li in range(n):
             g = torch.round(torch.stack([self.latents[self.slot[li] + i].detach() for i in range(self.held[li])]))
             bound = MAX_MAGNITUDE
@@ -425,8 +577,18 @@ class GridFitter(nn.Module):
             g = g.clamp_(-bound, bound).to("cpu", torch.int16).numpy()
             grids.append(g)
             coded = cfg.coded(li, g.astype(np.int64))
-            for c in range(g.shape[1]):
-                theta[li, c] = fit_theta(coded[:, c])
+            if cfg.context:  # each law fitted to the values it will code
+                p = np.zeros((cfg.channels, cfg.laws(li), 2), dtype=np.uint16)
+                for c in range(g.shape[1]):
+                    runs = list(law_runs(cfg, li, coded[:, c]))
+                    for law in range(cfg.laws(li)):
+                        p[c, law] = fit_law(np.concatenate([v for j, v in runs if j == law] or [np.zeros(0, np.int64)]))
+                laws.append(p)
+            else:
+                for c in range(g.shape[1]):
+                    theta[li, c] = fit_theta(coded[:, c])
+        if cfg.context:
+            return layers + [GridLatents(theta=None, grids=grids, laws=laws)]
         return layers + [GridLatents(theta=theta, grids=grids)]
 
     @torch.no_grad()

@@ -38,10 +38,16 @@ class GridConfig:
     kernel: int  # the last convolution's kernel (odd)
     shared: int = 0  # the coarsest grids held once per segment, for all its frames (0: every grid per frame)
     residual: bool = False  # per-frame grids coded as differences from the frame before (version 3 on)
+    context: bool = False  # zero-inflated laws, the differences' chosen by temporal context (version 4 on; needs residual)
 
     def residual_grid(self, level: int) -> bool:
         """Whether grid `level` is coded as frame differences (a per-frame grid of a residual config)."""
         return self.residual and level < self.levels - self.shared
+
+    def laws(self, level: int) -> int:
+        """Laws a context config stores for each channel of grid `level`: one, or for a residual
+        grid CONTEXT_LAWS (the first frame, the first difference, then one per context)."""
+        return CONTEXT_LAWS if self.context and self.residual_grid(level) else 1
 
     def coded(self, level: int, grid):
         """The values a file codes for grid `level` (T, C, h, w) of integers: the grid itself, or for
@@ -91,7 +97,27 @@ class GridConfig:
 
     def summary(self) -> dict:
         return {"grid_first": self.first, "grid_levels": self.levels, "grid_channels": self.channels, "grid_shared": self.shared,
-                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel, "grid_residual": int(self.residual)}
+                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel, "grid_residual": int(self.residual), "grid_context": int(self.context)}
+
+
+CONTEXT_LAWS = 5  # per residual grid and channel: law 0 codes d_0, law 1 d_1, law 2 + k the cells of context k
+CONTEXTS = 3  # a cell of d_t (t >= 2) is in context 0, 1 or 2 when 0, 1-2 or >= 3 of its 3x3 neighbours in d_(t-1) are non-zero
+
+
+def difference_contexts(prev):
+    """The context (0, 1, 2) of every cell of a frame difference d_t from the one before, `prev`
+    (integers, (..., rows, columns), numpy or torch): how many of the 3x3 cells around it (zero
+    outside the grid) are non-zero in d_(t-1), in buckets 0 / 1-2 / 3+. Motion persists, so a
+    difference is likely where the last one was."""
+    if isinstance(prev, torch.Tensor):
+        nz = (prev != 0).to(torch.float32)
+        shape = nz.shape
+        count = F.conv2d(nz.reshape(-1, 1, *shape[-2:]), nz.new_ones((1, 1, 3, 3)), padding=1).reshape(shape)
+        return (count >= 1).to(torch.long) + (count >= 3).to(torch.long)
+    nz = np.pad((np.asarray(prev) != 0).astype(np.int64), [(0, 0)] * (np.ndim(prev) - 2) + [(1, 1), (1, 1)])
+    h, w = np.shape(prev)[-2:]
+    count = sum(nz[..., dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3))
+    return (count >= 1).astype(np.int64) + (count >= 3).astype(np.int64)
 
 
 def layer_gains(config: GridConfig) -> list[float]:
