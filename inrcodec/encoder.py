@@ -142,17 +142,18 @@ def file_header(info, frames: int, options: EncodeOptions) -> Header:
 class FitProgress:
     """Turns one segment fit's epochs and steps into whole-encode figures: `on_epoch(segment,
     segments, report)` per epoch, and `on_progress(steps done, steps total, status)` after every
-    step of every segment (its receiver throttles). The segments are segment_jobs' (`segment`
-    frames each, or balanced over the clip); with `frames` unknown (a streamed pipe) every segment
-    has `segment` frames and the total is None."""
+    step of every segment (its receiver throttles). Every segment but the last has `segment`
+    frames; with `frames` unknown (a streamed pipe) the total is None."""
 
     def __init__(self, frames: int | None, segment: int, options: EncodeOptions,
                  on_epoch: Callable[[int, int, EpochReport], None] | None,
-                 on_progress: Callable[[int, int | None, str], None] | None, balanced: bool = False) -> None:
+                 on_progress: Callable[[int, int | None, str], None] | None) -> None:
         self.batch, self.epochs, self.segment = options.fit.batch_size, options.fit.epochs, segment
-        self.sizes = [j.frame_count for j in segment_jobs(frames, segment, 0, balanced)] if frames else None
-        self.segments = len(self.sizes) if self.sizes else None
-        self.total = sum(self.steps(c) for c in self.sizes) if self.sizes else None
+        self.segments = -(-frames // segment) if frames else None
+        self.total = None
+        if frames:
+            last = frames - (self.segments - 1) * segment
+            self.total = self.base(self.segments - 1) + self.steps(last)
         self.on_epoch, self.on_progress = on_epoch, on_progress
         self.status = ""
 
@@ -165,8 +166,6 @@ class FitProgress:
 
     def base(self, si: int) -> int:
         """Steps of the segments before segment `si`."""
-        if self.sizes:
-            return sum(self.steps(c) for c in self.sizes[:si])
         return si * self.steps(self.segment)
 
     def epoch(self, si: int, count: int, report: EpochReport) -> None:
@@ -187,9 +186,8 @@ class FitProgress:
 
 
 def clip_segments(clip: Clip, options: EncodeOptions) -> Iterator[tuple[SegmentJob, np.ndarray]]:
-    """The segments of an in-memory clip with their frames (views, no copies): --segment-frames
-    exactly, a method's default group length balanced over the clip."""
-    for job in segment_jobs(len(clip), options.segment_length, options.seed, balanced=options.segment_frames is None):
+    """The segments of an in-memory clip with their frames (views, no copies)."""
+    for job in segment_jobs(len(clip), options.segment_length, options.seed):
         yield job, clip.frames[job.first_frame : job.first_frame + job.frame_count]
 
 
@@ -245,8 +243,7 @@ def fit_segments(
         saver = Checkpointer(checkpoint.path, fingerprint({**options.settings(), "size": size}), checkpoint.minutes)
         if checkpoint.resume:
             finished, running = saver.load()
-    progress = FitProgress(frames, options.segment_length or frames or 1, options, on_epoch, on_progress,
-                           balanced=options.segment_frames is None)
+    progress = FitProgress(frames, options.segment_length or frames or 1, options, on_epoch, on_progress)
     jobs: list[SegmentJob] = []
     done: dict[int, dict] = {}  # finished segments: index -> frames and payload hashes
 

@@ -60,16 +60,8 @@ def segment_seed(seed: int, index: int) -> int:
     return (int(seed) + index) % (1 << 64)
 
 
-def segment_jobs(frames: int, segment_frames: int | None, seed: int, balanced: bool = False) -> list[SegmentJob]:
-    """The segments of a clip of `frames` frames: `segment_frames` each (the last may be shorter),
-    or with `balanced` (a method's default group length, the whole clip known) the nearest number
-    of segments to frames / segment_frames, their lengths differing by at most one frame: a short
-    last group would pay a whole group's fixed costs for a few frames."""
-    if balanced and segment_frames and frames:
-        n = max(1, (frames + int(segment_frames) // 2) // int(segment_frames))
-        sizes = [frames // n + (1 if i < frames % n else 0) for i in range(n)]
-        starts = [sum(sizes[:i]) for i in range(n)]
-        return [SegmentJob(i, s, c, segment_seed(seed, i)) for i, (s, c) in enumerate(zip(starts, sizes))]
+def segment_jobs(frames: int, segment_frames: int | None, seed: int) -> list[SegmentJob]:
+    """The segments of a clip of `frames` frames: `segment_frames` each (the last may be shorter)."""
     size = frames if not segment_frames else int(segment_frames)
     return [SegmentJob(i, s, min(size, frames - s), segment_seed(seed, i)) for i, s in enumerate(range(0, frames, size))]
 

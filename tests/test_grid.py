@@ -326,25 +326,13 @@ def test_residual_fit_codes_each_frames_own_difference(monkeypatch):
 
 
 def test_slt_grid_codes_groups_of_16_frames_unless_told():
-    """slt-grid's default segment is a group of about 16 frames (a residual chain over a whole clip
-    fitted worse), balanced over the clip so that no short last group pays a whole group's fixed
-    costs; --segment-frames is exact, and the other methods keep one segment."""
-    from inrcodec.segment import segment_jobs
-
-    clip = synthetic_clip(32, 24, frames=36)
-    seen, steps = set(), []
-    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01),
-                                               on_epoch=lambda si, n, report: seen.add((si, n)),
-                                               on_progress=lambda done, total, status: steps.append((done, total))))
-    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 18), (18, 18)]
-    assert seen == {(0, 2), (1, 2)} and steps[-1][0] == steps[-1][1]  # progress counts the balanced groups
-    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01, segment_frames=16)))
-    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 16), (16, 16), (32, 4)]
-    assert [j.frame_count for j in segment_jobs(68, 16, 0, balanced=True)] == [17, 17, 17, 17]
-    assert [j.frame_count for j in segment_jobs(23, 16, 0, balanced=True)] == [23]
-    assert [j.frame_count for j in segment_jobs(24, 16, 0, balanced=True)] == [12, 12]
-    assert [(j.first_frame, j.frame_count, j.seed) for j in segment_jobs(50, 16, 5, balanced=True)] == [
-        (0, 17, 5), (17, 17, 6), (34, 16, 7)]
+    """slt-grid's default segment is a 16-frame group (a residual chain over a whole clip fitted
+    worse); --segment-frames overrides it, and the other methods keep one segment."""
+    clip = synthetic_clip(32, 24, frames=20)
+    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01)))
+    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 16), (16, 4)]
+    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01, segment_frames=20)))
+    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 20)]
     assert EncodeOptions(method="slt").segment_length is None and _options().segment_length == 16
 
 
