@@ -19,9 +19,14 @@ its own difference, so "as the frame before" costs nearly nothing and is where t
 (Penalising differences of free per-frame latents instead left ~10 % of them flickering by +-1
 at every lambda: docs/results.md.)
 
+With CONTEXT (format version 4, grid_context), every law is zero-inflated (entropy/inflated.py) and
+a residual grid has five per channel: its first frame, its first difference, and three for the
+later differences chosen per cell by temporal context (model.grid.difference_contexts); the fit's
+rate term is the same laws (inflated_bits).
+
 Payload per segment: the synthesis layers (as slt), the probability model (per grid and channel:
-theta_q, m as u16), and per grid the ANS-coded latents of all the segment's frames
-(docs/bitstream.md, "slt-grid").
+theta_q, m as u16; with grid_context per law p0_q, theta_q, m), and per grid the ANS-coded latents
+of all the segment's frames (docs/bitstream.md, "slt-grid").
 """
 
 from __future__ import annotations
