@@ -98,7 +98,7 @@ def fit_on_ray(header, todo, options, done: dict, saver, should_stop: Callable[[
         in_flight: dict = {}
         source = iter(todo)
         exhausted = False
-        done_steps = sum(progress.steps(progress.segment) for _ in done)
+        done_steps = sum(progress.segment_steps(i) for i in done)
         last = ""
 
         def tell() -> None:

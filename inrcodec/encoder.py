@@ -19,7 +19,9 @@ from .fit.checkpoint import Checkpointer, Interrupted, ctrl_c_requests_stop, fin
 from .fit.trainer import EpochReport, FitOptions
 from .model.config import DEFAULT_PRESET, NetworkConfig, plan_network  # noqa: F401  (plan_network kept importable)
 from .model.rng import GENERATOR
-from .segment import FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, segment_jobs, segment_payload
+from .gop import plan_groups
+from .segment import (FitHooks, SegmentJob, Stopped, fit_segment, frames_digest, jobs_of_lengths, segment_jobs,
+                      segment_payload)
 from .spool import DirSpool, MemorySpool
 from .threads import parse_threads
 from .video.clip import Clip
@@ -57,8 +59,18 @@ class EncodeOptions:
 
     @property
     def segment_length(self) -> int | None:
-        """Frames per segment: --segment-frames, else the method's default (None: one segment)."""
-        return self.segment_frames if self.segment_frames is not None else self.method_impl.default_segment_frames
+        """Frames per segment: --segment-frames, else the method's default (None: one segment; with a
+        group plan, the longest segment)."""
+        if self.segment_frames is not None:
+            return self.segment_frames
+        plan = self.group_plan
+        return plan.max_frames if plan is not None else self.method_impl.default_segment_frames
+
+    @property
+    def group_plan(self):
+        """The content-adaptive split of an in-memory clip (gop.py): the method's, unless
+        --segment-frames fixes the segments."""
+        return self.method_impl.group_plan if self.segment_frames is None else None
 
     def on_ray(self) -> bool:
         return self.workers is not None or bool(self.ray_address)
@@ -116,7 +128,7 @@ class EncodeOptions:
     def settings(self) -> dict:
         """Everything that shapes the fitted result (what a resume must match)."""
         return {"method": self.method, "preset": self.preset_name, "seed": self.seed,
-                "segment_frames": self.segment_length, "widths": (self.stem_hidden, self.c0, self.c_min),
+                "segment_frames": self.segment_length, "group_plan": self.group_plan, "widths": (self.stem_hidden, self.c0, self.c_min),
                 **self.method_impl.settings(self.method_config()), "fit": self.fit}
 
 
@@ -142,18 +154,22 @@ def file_header(info, frames: int, options: EncodeOptions) -> Header:
 class FitProgress:
     """Turns one segment fit's epochs and steps into whole-encode figures: `on_epoch(segment,
     segments, report)` per epoch, and `on_progress(steps done, steps total, status)` after every
-    step of every segment (its receiver throttles). Every segment but the last has `segment`
-    frames; with `frames` unknown (a streamed pipe) the total is None."""
+    step of every segment (its receiver throttles). The segments have the frame counts `lengths`
+    when known (a planned split), else every one but the last has `segment` frames; with `frames`
+    unknown (a streamed pipe) the total is None."""
 
     def __init__(self, frames: int | None, segment: int, options: EncodeOptions,
                  on_epoch: Callable[[int, int, EpochReport], None] | None,
-                 on_progress: Callable[[int, int | None, str], None] | None) -> None:
+                 on_progress: Callable[[int, int | None, str], None] | None,
+                 lengths: list[int] | None = None) -> None:
         self.batch, self.epochs, self.segment = options.fit.batch_size, options.fit.epochs, segment
-        self.segments = -(-frames // segment) if frames else None
-        self.total = None
-        if frames:
-            last = frames - (self.segments - 1) * segment
-            self.total = self.base(self.segments - 1) + self.steps(last)
+        if lengths is None and frames:
+            lengths = [min(segment, frames - s) for s in range(0, frames, segment)]
+        self.segments = len(lengths) if lengths else None
+        self.before = None  # steps of the segments before each one, when the lengths are known
+        if lengths:
+            self.before = np.concatenate([[0], np.cumsum([self.steps(n) for n in lengths])]).tolist()
+        self.total = self.before[-1] if self.before else None
         self.on_epoch, self.on_progress = on_epoch, on_progress
         self.status = ""
 
@@ -164,8 +180,16 @@ class FitProgress:
         """Steps of the whole fit of a segment of `count` frames."""
         return self.per_epoch(count) * self.epochs
 
+    def segment_steps(self, si: int) -> int:
+        """Steps of segment `si`'s whole fit."""
+        if self.before is not None and si + 1 < len(self.before):
+            return self.before[si + 1] - self.before[si]
+        return self.steps(self.segment)
+
     def base(self, si: int) -> int:
         """Steps of the segments before segment `si`."""
+        if self.before is not None and si < len(self.before):
+            return self.before[si]
         return si * self.steps(self.segment)
 
     def epoch(self, si: int, count: int, report: EpochReport) -> None:
@@ -185,9 +209,18 @@ class FitProgress:
         return lambda step: self.on_progress(self.base(si) + step, self.total, self.status)
 
 
-def clip_segments(clip: Clip, options: EncodeOptions) -> Iterator[tuple[SegmentJob, np.ndarray]]:
+def clip_jobs(clip: Clip, options: EncodeOptions) -> list[SegmentJob]:
+    """The segments of an in-memory clip: split by its content under the method's group plan
+    (gop.py), else of options.segment_length frames."""
+    plan = options.group_plan
+    if plan is not None:
+        return jobs_of_lengths(plan_groups(clip.frames, clip.info.width, clip.info.height, plan), options.seed)
+    return segment_jobs(len(clip), options.segment_length, options.seed)
+
+
+def clip_segments(clip: Clip, jobs: list[SegmentJob]) -> Iterator[tuple[SegmentJob, np.ndarray]]:
     """The segments of an in-memory clip with their frames (views, no copies)."""
-    for job in segment_jobs(len(clip), options.segment_length, options.seed):
+    for job in jobs:
         yield job, clip.frames[job.first_frame : job.first_frame + job.frame_count]
 
 
@@ -207,8 +240,9 @@ def encode_clip(
     spool = DirSpool(checkpoint.path + SPOOL_SUFFIX) if checkpoint is not None else MemorySpool()
     if checkpoint is not None and not checkpoint.resume:
         spool.remove()  # a stale spool of an encode that is started over
-    jobs = fit_segments(clip_segments(clip, options), header, options, spool, checkpoint=checkpoint,
-                        frames=len(clip), on_epoch=on_epoch, on_progress=on_progress, on_segment=on_segment)
+    planned = clip_jobs(clip, options)
+    jobs = fit_segments(clip_segments(clip, planned), header, options, spool, checkpoint=checkpoint,
+                        frames=len(clip), lengths=[j.frame_count for j in planned], on_epoch=on_epoch, on_progress=on_progress, on_segment=on_segment)
     return assemble(header, [(j.first_frame, j.frame_count, j.seed, spool.get(j.index)) for j in jobs])
 
 
@@ -223,6 +257,7 @@ def fit_segments(
     *,
     checkpoint: CheckpointOptions | None = None,
     frames: int | None = None,
+    lengths: list[int] | None = None,
     on_epoch: Callable[[int, int, EpochReport], None] | None = None,
     on_progress: Callable[[int, int | None, str], None] | None = None,
     on_segment: Callable[[int, float], None] | None = None,
@@ -243,7 +278,7 @@ def fit_segments(
         saver = Checkpointer(checkpoint.path, fingerprint({**options.settings(), "size": size}), checkpoint.minutes)
         if checkpoint.resume:
             finished, running = saver.load()
-    progress = FitProgress(frames, options.segment_length or frames or 1, options, on_epoch, on_progress)
+    progress = FitProgress(frames, options.segment_length or frames or 1, options, on_epoch, on_progress, lengths)
     jobs: list[SegmentJob] = []
     done: dict[int, dict] = {}  # finished segments: index -> frames and payload hashes
 

@@ -66,6 +66,12 @@ def segment_jobs(frames: int, segment_frames: int | None, seed: int) -> list[Seg
     return [SegmentJob(i, s, min(size, frames - s), segment_seed(seed, i)) for i, s in enumerate(range(0, frames, size))]
 
 
+def jobs_of_lengths(lengths: list[int], seed: int) -> list[SegmentJob]:
+    """The segments of consecutive groups of `lengths` frames (a planned split, gop.py)."""
+    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]) if lengths else []
+    return [SegmentJob(i, int(s), int(n), segment_seed(seed, i)) for i, (s, n) in enumerate(zip(starts, lengths))]
+
+
 def frames_digest(frames: np.ndarray) -> str:
     """SHA-256 of a segment's frames: what a resumed segment must match."""
     return hashlib.sha256(memoryview(np.ascontiguousarray(frames)).cast("B")).hexdigest()

@@ -325,15 +325,17 @@ def test_residual_fit_codes_each_frames_own_difference(monkeypatch):
     assert g.shape[0] == 3 and (g[:, 0] == np.array([1, 1, 4])[:, None, None]).all()
 
 
-def test_slt_grid_codes_groups_of_16_frames_unless_told():
-    """slt-grid's default segment is a 16-frame group (a residual chain over a whole clip fitted
-    worse); --segment-frames overrides it, and the other methods keep one segment."""
+def test_slt_grid_groups_are_planned_unless_told():
+    """slt-grid's default segments are content-adaptive groups of at most 32 frames (gop.py; a
+    residual chain over a whole clip fitted worse); --segment-frames fixes them, and the other
+    methods keep one segment."""
     clip = synthetic_clip(32, 24, frames=20)
     header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01)))
+    assert sum(s.frame_count for s in segments) == 20 and all(s.frame_count <= 32 for s in segments)
+    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01, segment_frames=16)))
     assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 16), (16, 4)]
-    header, segments, _ = read_slt(encode_clip(clip, _options(epochs=1, lmbda=0.01, segment_frames=20)))
-    assert [(s.first_frame, s.frame_count) for s in segments] == [(0, 20)]
-    assert EncodeOptions(method="slt").segment_length is None and _options().segment_length == 16
+    assert EncodeOptions(method="slt").segment_length is None and _options().segment_length == 32
+    assert _options(segment_frames=16).segment_length == 16
 
 
 # -- version 4: zero-inflated laws chosen by temporal context -----------------------------------
@@ -426,7 +428,7 @@ def test_context_coded_grids_round_trip_and_need_version_4(tmp_path):
     from inrcodec.entropy.inflated import fit_law
     from inrcodec.methods.grid import law_runs
 
-    data = encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001))
+    data = encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001, segment_frames=5))
     header, segments, sizes = read_slt(data)
     net = header.network
     assert header.version == 4 and net.context and net.laws(0) == 5 and net.laws(net.levels - 1) == 1
@@ -440,7 +442,7 @@ def test_context_coded_grids_round_trip_and_need_version_4(tmp_path):
         assert tuple(int(x) for x in lat.laws[0][0, law]) == fit_law(values)
     assert sizes["model"] == 6 * sum(net.channels * net.laws(li) for li in range(net.levels))
     assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
-    assert encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001)) == data
+    assert encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001, segment_frames=5)) == data
     path = tmp_path / "c.slt"
     path.write_bytes(data)
     api.decode(str(path), str(tmp_path / "c.y4m"), device="cpu", frames="3:5")

@@ -131,7 +131,8 @@ def bd_line(method: str, d: dict) -> str:
 @click.option("--codecs", default=",".join(STANDARD_CODECS), show_default=True, help="Standard codecs to run (empty for none).")
 @click.option("--device", default="auto", show_default=True, help="auto (a CUDA GPU if there is one), cpu, cuda, or cuda:N.")
 @click.option("--threads", metavar="N", help=f"CPU threads of each fit (default: $INRCODEC_THREADS, else {FIT_THREADS}).")
-@click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment; slt-grid: 16).")
+@click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment; slt-grid: groups of up to 32 frames "
+              "that start where the content changes).")
 @click.option("--workers", type=int, help="Fit segments in parallel on a local Ray runtime with N workers (inrcodec[cluster]).")
 @click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDR", help="Fit segments on an existing Ray cluster (default: $RAY_ADDRESS).")
 @click.option("--no-flip", is_flag=True, help="Skip FLIP (the slowest metric).")

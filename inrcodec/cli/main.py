@@ -159,7 +159,8 @@ def _refuse_terminal(output: str) -> None:
                    f"sparse {describe(SPARSE_LR_BY_EPOCHS)}; log-linear between).")
 @click.option("--lr-scales", type=float, default=FitOptions.lr_scales, show_default=True, help="Learning rate of the (relative) scales.")
 @click.option("--amp", is_flag=True, help="Fit with the forward pass in bfloat16 autocast (faster; evaluation and decoding stay float32).")
-@click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment; slt-grid: 16).")
+@click.option("--segment-frames", type=int, help="Frames per independently coded segment (default: one segment; slt-grid: groups of up to 32 frames "
+              "that start where the content changes).")
 @click.option("--workers", type=int, help="Fit the segments in parallel on a local Ray runtime with N workers, each with "
               "--threads threads or one GPU (needs inrcodec[cluster]); the file is the same as without.")
 @click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDR",

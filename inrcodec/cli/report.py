@@ -98,6 +98,13 @@ def print_table(title: str, report: dict, keys: list[str]) -> None:
     console.print(table)
 
 
+def segment_ranges(segments: list[dict], shown: int = 12) -> str:
+    """'3: frames 0-31, 32-59, 60-67': where each segment (group of pictures) starts and ends."""
+    spans = [f"{s['first_frame']}-{s['first_frame'] + s['frames'] - 1}" for s in segments[:shown]]
+    more = f", ... ({len(segments) - shown} more)" if len(segments) > shown else ""
+    return f"{len(segments)}: frames {', '.join(spans)}{more}"
+
+
 def print_info(report: dict) -> None:
     """`inrcodec info` answers on stdout: the header is what the user asked for."""
     out = Console()
@@ -105,6 +112,8 @@ def print_info(report: dict) -> None:
     for k in ("version", "method", "width", "height", "frames", "fps", "pix_fmt", "matrix", "full_range",
               "generator", "seed", "levels", "sparsity", "network", "weights", "bytes", "bpp"):
         table.add_row(k, _fmt(report[k]))
+        if k == "frames":
+            table.add_row("segments", segment_ranges(report["segments"]))
     out.print(table)
     sizes = Table(title="size breakdown")
     sizes.add_column("section")

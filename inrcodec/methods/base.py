@@ -63,6 +63,7 @@ class Method:
     rate_sections: tuple[str, ...] = ()  # prefixes of the size-breakdown sections that grow with the weights
     min_version = 1  # the first bitstream version that can hold this method
     default_segment_frames: int | None = None  # frames per segment without --segment-frames (None: one segment)
+    group_plan = None  # a gop.GroupPlan: without --segment-frames, segments split by content instead
     config_fields = "nerv"  # which network fields its header holds (bitstream/fields.py, CONFIG_FIELDS)
 
     def network(self, options, width: int, height: int):

@@ -46,6 +46,7 @@ from ..bitstream.limits import MAX_SEGMENT_LATENTS, DecodeCost
 from ..entropy.geometric import MAX_MAGNITUDE, THETA_ONE, decode_grids, encode_grids, fit_theta
 from ..entropy.inflated import RunDecoder, RunEncoder, fit_law
 from ..errors import InputError
+from ..gop import GroupPlan
 from .base import FitContext, FitOutcome
 from .supermask import LayerPayload, SupermaskMethod, SupermaskOptions
 
@@ -99,6 +100,8 @@ class GridMethod(SupermaskMethod):
     # a group of pictures: a residual chain over a whole clip fitted 1.5 dB worse than 16-frame
     # segments (docs/results.md, issue 14); --segment-frames still overrides it
     default_segment_frames = 16
+    # without --segment-frames, groups follow the content (gop.py): up to 32 frames on still content
+    group_plan = GroupPlan(max_frames=32, cut_cost=40.0)  # tree.avi: 32, 22, 6, 8 (docs/results.md, issue 14)
     config_fields = "grid"
     exact_rate = False
     rate_sections = ("latents/",)
