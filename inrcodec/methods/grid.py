@@ -67,8 +67,8 @@ RESIDUAL = True  # per-frame grids coded as each frame's difference from the las
 CONTEXT = True  # zero-inflated laws, the differences' chosen by temporal context (format version 4; needs RESIDUAL)
 LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
 # lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
-LAMBDA_AT_01 = 0.023  # format version 4, 16-frame segments, 30 epochs: whole clip, 0.086 bpp at 0.03 and 0.224 at 0.006
-RATE_EXPONENT = 0.60  # bpp ~ lambda^-RATE_EXPONENT, for the first correction (the same two points)
+LAMBDA_AT_01 = 0.019  # format version 4, planned groups, 30 epochs: whole clip, 0.076 bpp at 0.03, 0.129 at 0.012, 0.193 at 0.006
+RATE_EXPONENT = 0.58  # bpp ~ lambda^-RATE_EXPONENT, for the first correction (the same points)
 
 
 @dataclass
