@@ -100,3 +100,19 @@ def test_info_lists_where_each_segment_starts_and_ends():
     assert segment_ranges(segs) == "3: frames 0-31, 32-59, 60-67"
     many = [{"first_frame": i, "frames": 1} for i in range(15)]
     assert segment_ranges(many, shown=2) == "15: frames 0-0, 1-1, ... (13 more)"
+
+
+def test_progress_counts_the_steps_of_planned_segments_of_any_length():
+    """FitProgress with planned lengths: the total is the sum of each segment's steps and each
+    segment's base is the steps before it (batch 2: ceil(frames / 2) steps per epoch)."""
+    from inrcodec.encoder import FitProgress
+
+    opts = EncodeOptions(method="slt-grid", fit=FitOptions(epochs=3, batch_size=2))
+    seen = []
+    p = FitProgress(13, 32, opts, None, lambda done, total, status: seen.append((done, total)), lengths=[7, 1, 5])
+    assert p.segments == 3 and p.total == 3 * (4 + 1 + 3)
+    assert [p.base(i) for i in range(3)] == [0, 12, 15] and [p.segment_steps(i) for i in range(3)] == [12, 3, 9]
+    p.stepper(2)(4)
+    assert seen == [(19, 24)]
+    fixed = FitProgress(20, 16, opts, None, None)
+    assert fixed.total == 3 * (8 + 2) and fixed.base(1) == 24
