@@ -29,6 +29,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from inrcodec.bitstream import assemble, read_slt  # noqa: E402
+from inrcodec.entropy.values import dequantize, quantize, value_histogram  # noqa: E402
 from inrcodec.encoder import EncodeOptions, file_header  # noqa: E402
 from inrcodec.fit import parts as fit_parts  # noqa: E402
 from inrcodec.fit.trainer import FitOptions  # noqa: E402
@@ -61,12 +62,11 @@ class TrainedWeight(nn.Module):
     def forward(self) -> torch.Tensor:
         return self.weight
 
-    def quantised(self) -> tuple[torch.Tensor, np.ndarray, float]:
-        """The 8-bit weight (as the decoder would have it), its integers and its step."""
-        w = self.weight.detach()
-        step = float(w.abs().max()) / (2 ** (QUANT_BITS - 1) - 1) or 1.0
-        q = torch.round(w / step).clamp_(-(2 ** (QUANT_BITS - 1) - 1), 2 ** (QUANT_BITS - 1) - 1)
-        return q * step, q.to(torch.int64).numpy().ravel(), step
+    def quantised(self) -> tuple[torch.Tensor, np.ndarray]:
+        """The 8-bit weight as the dense baseline's decoder would have it, and its integers
+        (entropy/values.py's per-layer quantiser)."""
+        step, q = quantize(self.weight.detach().numpy(), QUANT_BITS)
+        return torch.from_numpy(dequantize(q, step)), q.ravel()
 
 
 class TrainedParts(fit_parts.FitParts):
@@ -82,9 +82,10 @@ class TrainedParts(fit_parts.FitParts):
 
 
 def entropy_bits(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(counts * np.log2(p)).sum())
+    """Ideal order-0 bits of integer `values` under their own histogram."""
+    counts = value_histogram(values)[1]
+    counts = counts[counts > 0].astype(np.float64)
+    return float(-(counts * np.log2(counts / counts.sum())).sum())
 
 
 def main() -> None:

@@ -164,7 +164,7 @@ class FitProgress:
                  lengths: list[int] | None = None) -> None:
         self.batch, self.epochs, self.segment = options.fit.batch_size, options.fit.epochs, segment
         if lengths is None and frames:
-            lengths = [min(segment, frames - s) for s in range(0, frames, segment)]
+            lengths = [j.frame_count for j in segment_jobs(frames, segment, 0)]
         self.segments = len(lengths) if lengths else None
         self.before = None  # steps of the segments before each one, when the lengths are known
         if lengths:

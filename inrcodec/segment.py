@@ -7,6 +7,7 @@ order, whatever order they finished in) into a file."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,12 +64,12 @@ def segment_seed(seed: int, index: int) -> int:
 def segment_jobs(frames: int, segment_frames: int | None, seed: int) -> list[SegmentJob]:
     """The segments of a clip of `frames` frames: `segment_frames` each (the last may be shorter)."""
     size = frames if not segment_frames else int(segment_frames)
-    return [SegmentJob(i, s, min(size, frames - s), segment_seed(seed, i)) for i, s in enumerate(range(0, frames, size))]
+    return jobs_of_lengths([min(size, frames - s) for s in range(0, frames, size)], seed)
 
 
 def jobs_of_lengths(lengths: list[int], seed: int) -> list[SegmentJob]:
-    """The segments of consecutive groups of `lengths` frames (a planned split, gop.py)."""
-    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]) if lengths else []
+    """The segments of consecutive groups of `lengths` frames (fixed, or a planned split: gop.py)."""
+    starts = itertools.accumulate(lengths[:-1], initial=0)
     return [SegmentJob(i, int(s), int(n), segment_seed(seed, i)) for i, (s, n) in enumerate(zip(starts, lengths))]
 
 

@@ -97,10 +97,9 @@ class GridOptions(SupermaskOptions):
 
 class GridMethod(SupermaskMethod):
     min_version = 2
-    # a group of pictures: a residual chain over a whole clip fitted 1.5 dB worse than 16-frame
-    # segments (docs/results.md, issue 14); --segment-frames still overrides it
-    default_segment_frames = 16
-    # without --segment-frames, groups follow the content (gop.py): up to 32 frames on still content
+    # groups of pictures (a residual chain over a whole clip fitted 1.5 dB worse than 16-frame
+    # segments: docs/results.md, issue 14); without --segment-frames they follow the content
+    # (gop.py), up to 32 frames on still content
     group_plan = GroupPlan(max_frames=32, cut_cost=40.0)  # tree.avi: 32, 22, 6, 8 (docs/results.md, issue 14)
     config_fields = "grid"
     exact_rate = False
