@@ -23,6 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--input", default="/work/shared/data/tree.avi")
     ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--start", type=int, default=0, help="first frame of the input to encode")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lambda", dest="lmbda", type=float, default=0.15)
     ap.add_argument("--set", action="append", default=[], help="NAME=VALUE of a grid.py constant")
@@ -38,8 +39,8 @@ def main() -> None:
     opts = EncodeOptions(method="slt-grid", device="cpu", lmbda=a.lmbda, segment_frames=a.segment_frames,
                          fit=FitOptions(epochs=a.epochs, threads=int(os.environ.get("INRCODEC_THREADS", "1"))))
     t0 = time.perf_counter()
-    rep = api.encode(a.input, a.out, frames=a.frames, options=opts, overwrite=True, quiet=True)
-    print(json.dumps({"label": a.label, "set": a.set, "frames": rep["frames"], "epochs": a.epochs, "lambda": a.lmbda,
+    rep = api.encode(a.input, a.out, frames=a.frames, start=a.start, options=opts, overwrite=True, quiet=True)
+    print(json.dumps({"label": a.label, "set": a.set, "start": a.start, "frames": rep["frames"], "epochs": a.epochs, "lambda": a.lmbda,
                       "segment_frames": a.segment_frames,
                       "bpp": round(rep["bpp"], 4), "psnr_rgb": round(rep["psnr_rgb"], 2),
                       "encode_s": round(rep["fit_seconds"], 1), "wall_s": round(time.perf_counter() - t0, 1),
