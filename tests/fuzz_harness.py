@@ -124,6 +124,7 @@ def parse_layout(data: bytes) -> Layout:
         n_shared = take("grid_shared", "B")
         residual = take("grid_residual", "B") if version >= 3 else 0
         context = take("grid_context", "B") if version >= 4 else 0
+        motion = take("grid_motion", "B") if version >= 5 else 0
     else:
         take("pe_levels", "H")
         take("pe_base", "f")
@@ -138,10 +139,10 @@ def parse_layout(data: bytes) -> Layout:
             take(f"channels[{i}]", "I")
     header_end = pos
     n_seg = take("S", "H")
-    lengths = []
+    lengths, counts = [], []
     for s in range(n_seg):
         take(f"seg{s}.first_frame", "I")
-        take(f"seg{s}.frame_count", "I")
+        counts.append(take(f"seg{s}.frame_count", "I"))
         take(f"seg{s}.seed", "Q")
         lengths.append(take(f"seg{s}.payload_length", "I"))
     payload_start = pos
@@ -182,6 +183,12 @@ def parse_layout(data: bytes) -> Layout:
             n_words = take(f"seg{s}.layer{layer}.n_words", "I")
             boundaries.add(pos)
             pos += 4 * n_words
+        if grid and motion:  # the motion block: a flag, then with motion each frame's (x, y) offset
+            boundaries.add(pos)
+            if take(f"seg{s}.motion", "B"):
+                for i in range(counts[s]):
+                    take(f"seg{s}.offset{i}.x", "H")
+                    take(f"seg{s}.offset{i}.y", "H")
         if grid:  # the latents' model, then each grid's coded latents
             boundaries.add(pos)
             for g in range(n_grids):

@@ -109,19 +109,19 @@ def test_resume_refuses_a_segment_whose_frames_changed(clip, tmp_path):
 
 def test_the_reader_dispatches_on_the_files_version(clip, monkeypatch):
     data = encode_clip(clip, _options("slt", epochs=1))
-    assert read_slt(data)[0].version == fmt.VERSION == 4
+    assert read_slt(data)[0].version == fmt.VERSION == 5
     bumped = bytearray(data)
-    bumped[4] = 5
-    with pytest.raises(BitstreamError, match="unsupported .slt format version 5 .*reads version 1, 2, 3, 4"):
+    bumped[4] = 6
+    with pytest.raises(BitstreamError, match="unsupported .slt format version 6 .*reads version 1, 2, 3, 4, 5"):
         fmt.open_slt(bytes(bumped))
 
-    class V5:  # a later layout beside v4: here v4's with another number
+    class V6:  # a later layout beside v5: here v5's with another number
         def __getattr__(self, name):
-            return getattr(fmt.READERS[4], name)
+            return getattr(fmt.READERS[5], name)
 
-    monkeypatch.setitem(fmt.READERS, 5, V5())
+    monkeypatch.setitem(fmt.READERS, 6, V6())
     header, segments, sizes = fmt.open_slt(bytes(bumped)[:-4] + _crc(bytes(bumped)[:-4]))
-    assert header.version == 5 and sum(sizes.values()) == len(bumped)
+    assert header.version == 6 and sum(sizes.values()) == len(bumped)
     np.testing.assert_array_equal(segments[0].layers[0].levels, read_slt(data)[1][0].layers[0].levels)
 
 

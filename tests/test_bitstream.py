@@ -82,7 +82,7 @@ def with_crc(body):
 def test_roundtrip_default_header():
     h, segs, data = sample_file()
     h2, segs2, sizes = read_slt(data)
-    assert data[:4] == b"SLTv" and data[4] == fmt.VERSION == 4
+    assert data[:4] == b"SLTv" and data[4] == fmt.VERSION == 5
     assert h2 == replace(h, sparsity=tuple(to_float32(s) for s in h.sparsity))
     assert h2.sparsity == (to_float32(0.5), to_float32(0.8), to_float32(0.92))
     assert all(type(s) is float for s in h2.sparsity)

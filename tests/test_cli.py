@@ -227,7 +227,7 @@ def test_info_json(encoded):
     slt, _ = encoded
     report = strict_json(invoke("info", slt, "--json").stdout)
     assert INFO_KEYS <= set(report)
-    assert report["version"] == 4 and report["method"] == "slt"
+    assert report["version"] == 5 and report["method"] == "slt"
     assert (report["width"], report["height"], report["frames"]) == (W, H, N)
     assert report["fps"] == "25"
     assert report["seed"] == 0

@@ -64,7 +64,7 @@ def test_latents_round_trip_and_corrupt_words_fail_in_one_line():
 
 def test_round_trip_through_the_file_and_the_same_bytes(grid_file, tmp_path):
     header, segments, sizes = read_slt(grid_file)
-    assert header.version == fmt.VERSION == 4 and header.method == "slt-grid" and header.network.levels >= 1
+    assert header.version == fmt.VERSION == 5 and header.method == "slt-grid" and header.network.levels >= 1
     assert header.network.context and header.network.residual
     assert sum(sizes.values()) == len(grid_file) and any(k.startswith("latents/") for k in sizes)
     assert {"model", "scales", "counts", "masks/in", "masks/out"} <= set(sizes)
@@ -132,7 +132,7 @@ def test_a_version_1_file_cannot_hold_slt_grid(grid_file):
     with pytest.raises(BitstreamError, match="slt-grid.*version 2|needs a grid network config") as e:
         fmt.read_slt(_recrc(bytes(data[:-4])))
     assert "\n" not in str(e.value)
-    assert v1.VERSION == 1 and header.version == 4
+    assert v1.VERSION == 1 and header.version == fmt.VERSION
 
 
 def _slt_file():
@@ -186,7 +186,7 @@ def replace_grid(layers, li, array):
 
     grids = list(layers[-1].grids)
     grids[li] = array
-    return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids, laws=layers[-1].laws)]
+    return layers[:-1] + [GridLatents(theta=layers[-1].theta, grids=grids, laws=layers[-1].laws, offsets=layers[-1].offsets)]
 
 
 @pytest.mark.parametrize("inner", [1, 2])
@@ -270,7 +270,7 @@ def test_residual_grids_round_trip_and_need_version_3(monkeypatch, tmp_path):
     opts = _options(epochs=6, lmbda=0.001)
     data = encode_clip(synthetic_clip(64, 48, frames=4), opts)
     header, segments, sizes = read_slt(data)
-    assert header.version == 4 and header.network.residual and not header.network.context and header.network.shared == 1
+    assert header.version == fmt.VERSION and header.network.residual and not header.network.context and header.network.shared == 1
     lat = segments[0].layers[-1]
     assert lat.grids[0].shape[0] == 4 and np.abs(lat.grids[0]).max() > 0  # per-frame latents, not all zero
     assert fmt.write_slt(header, [fmt.Segment(s.first_frame, s.frame_count, s.seed, s.layers) for s in segments]) == data
@@ -431,7 +431,7 @@ def test_context_coded_grids_round_trip_and_need_version_4(tmp_path):
     data = encode_clip(synthetic_clip(64, 48, frames=5), _options(epochs=6, lmbda=0.001, segment_frames=5))
     header, segments, sizes = read_slt(data)
     net = header.network
-    assert header.version == 4 and net.context and net.laws(0) == 5 and net.laws(net.levels - 1) == 1
+    assert header.version == fmt.VERSION and net.context and net.laws(0) == 5 and net.laws(net.levels - 1) == 1
     lat = segments[0].layers[-1]
     assert lat.theta is None and [p.shape for p in lat.laws] == [(net.channels, net.laws(li), 2) for li in range(net.levels)]
     coded = net.coded(0, lat.grids[0].astype(np.int64))
@@ -453,7 +453,7 @@ def test_context_coded_grids_round_trip_and_need_version_4(tmp_path):
 
     synth = len(SupermaskMethod.write_payload(methods.get("slt-grid"), header, 0, segments[0].layers[:-1]))
     body = bytearray(data[:-4])
-    at = fmt.parse(data)[2] + synth
+    at = fmt.parse(data)[2] + synth + sizes["motion"]  # after the motion block (version 5)
     body[at : at + 2] = b"\0\0"
     with pytest.raises(BitstreamError, match="p0 or theta 0") as e:
         read_slt(_recrc(bytes(body)))

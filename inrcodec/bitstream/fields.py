@@ -99,9 +99,15 @@ GRID_V3 = GRID_V2 + (
 GRID_V4 = GRID_V3 + (
     Field("grid_context", "B", "network config", label="network grid_context", lo=0, hi=1),
 )
+# Version 5, method slt-grid: version 4's fields plus grid_motion (1: each segment's payload holds a
+# motion block, and a segment with frame offsets holds its grids as a canvas; methods/grid.py, motion.py).
+GRID_V5 = GRID_V4 + (
+    Field("grid_motion", "B", "network config", label="network grid_motion", lo=0, hi=1),
+)
 CONFIG_FIELDS = {"nerv": NERV_FIELDS, "grid": GRID_V2}  # version 2: a method's config_fields -> its header fields
 CONFIG_FIELDS_V3 = {"nerv": NERV_FIELDS, "grid": GRID_V3}  # version 3: the same, slt-grid's with grid_residual
 CONFIG_FIELDS_V4 = {"nerv": NERV_FIELDS, "grid": GRID_V4}  # version 4: and grid_context
+CONFIG_FIELDS_V5 = {"nerv": NERV_FIELDS, "grid": GRID_V5}  # version 5: and grid_motion
 TABLE_V1 = (Field("segments", "H", "segment table"),)
 ENTRY_V1 = (
     Field("first_frame", "I", "segment table"),

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import v1, v2, v3, v4
+from . import v1, v2, v3, v4, v5
 from .cursor import Truncated, fail
 from .fields import GENERATORS, MAGIC, MATRICES, PIX_FMTS
 from .header import Header, to_float32, validate_header, validate_segment_table
 
-VERSION = 4  # the version this library writes
-READERS = {1: v1, 2: v2, 3: v3, 4: v4}  # version -> its layout module (front, parse, read_payload, size_sections)
+VERSION = 5  # the version this library writes
+READERS = {1: v1, 2: v2, 3: v3, 4: v4, 5: v5}  # version -> its layout module (front, parse, read_payload, size_sections)
 _WRITER = READERS[VERSION]
 
 

@@ -15,7 +15,7 @@ from ..model.config import NetworkConfig
 from . import limits as L
 from .cursor import fail
 from ..video.clip import VideoInfo
-from .fields import FLAG_FULL_RANGE, GENERATORS, GRID_V2, GRID_V3, GRID_V4, HEADER_V1, MAGIC, MATRICES, PIX_FMTS, check_range, check_ranges, lookup
+from .fields import FLAG_FULL_RANGE, GENERATORS, GRID_V2, GRID_V3, GRID_V4, GRID_V5, HEADER_V1, MAGIC, MATRICES, PIX_FMTS, check_range, check_ranges, lookup
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Header:
     # K mask sparsities, none (dense) or the pruned fraction (sparse).
     sparsity: tuple[float, ...] = (0.5, 0.8, 0.92)
     network: NetworkConfig = field(kw_only=True)  # slt-grid: a model.grid.GridConfig (version 2 on)
-    version: int = field(default=4, kw_only=True)  # the file's format version (what `info` shows); default: format.VERSION
+    version: int = field(default=5, kw_only=True)  # the file's format version (what `info` shows); default: format.VERSION
 
     @property
     def num_levels(self) -> int:
@@ -76,7 +76,8 @@ def header_values(h: Header, version: int) -> dict:
     if not isinstance(net, NetworkConfig):  # slt-grid's GridConfig
         return {**common, "grid_first": net.first, "grid_levels": net.levels, "grid_channels": net.channels,
                 "hidden": net.hidden, "synth_layers": net.layers, "synth_kernel": net.kernel, "grid_shared": net.shared,
-                "grid_residual": int(net.residual), "grid_context": int(net.context)}  # (earlier versions write fewer)
+                "grid_residual": int(net.residual), "grid_context": int(net.context),
+                "grid_motion": int(net.motion)}  # (earlier versions write fewer)
     return {
         **common, "pe_levels": net.pe_levels, "pe_base": net.pe_base, "stem_hidden": net.stem_hidden,
         "grid_h": net.grid_h, "grid_w": net.grid_w, "kernel": net.kernel, "n_blocks": len(net.strides),
@@ -90,13 +91,14 @@ def header_from_values(v: dict) -> Header:
         fail(f"unknown header flags 0x{v['flags']:02x}")
     if v["fps_num"] == 0 or v["fps_den"] == 0:
         fail(f"frame rate {v['fps_num']}/{v['fps_den']} is not positive")
-    if "hidden" in v:  # version 2 on, slt-grid (version 2 has no grid_residual, 2 and 3 no grid_context)
+    if "hidden" in v:  # version 2 on, slt-grid (version 2 has no grid_residual, 2-3 no grid_context, 2-4 no grid_motion)
         from ..model.grid import GridConfig
 
-        check_ranges(GRID_V4 if "grid_context" in v else GRID_V3 if "grid_residual" in v else GRID_V2, v)
+        check_ranges(GRID_V5 if "grid_motion" in v else GRID_V4 if "grid_context" in v else GRID_V3 if "grid_residual" in v else GRID_V2, v)
         network = GridConfig(first=v["grid_first"], levels=v["grid_levels"], channels=v["grid_channels"],
                              hidden=v["hidden"], layers=v["synth_layers"], kernel=v["synth_kernel"], shared=v["grid_shared"],
-                             residual=bool(v.get("grid_residual", 0)), context=bool(v.get("grid_context", 0)))
+                             residual=bool(v.get("grid_residual", 0)), context=bool(v.get("grid_context", 0)),
+                             motion=bool(v.get("grid_motion", 0)))
     else:
         network = _nerv_config(v)
     return Header(

@@ -29,6 +29,8 @@ class LayoutV2(Layout):
             raise ValueError(f"residual latent grids need format version 3, not {self.version}")
         if getattr(header.network, "context", False) and self.version < 4:
             raise ValueError(f"context-coded latent grids need format version 4, not {self.version}")
+        if getattr(header.network, "motion", False) and self.version < 5:
+            raise ValueError(f"latent grids with motion need format version 5, not {self.version}")
         return HEADER_COMMON + self.config_fields[methods.get(header.method).config_fields]
 
     def read_header(self, cur: Cursor) -> dict:

@@ -24,7 +24,12 @@ a residual grid has five per channel: its first frame, its first difference, and
 later differences chosen per cell by temporal context (model.grid.difference_contexts); the fit's
 rate term is the same laws (inflated_bits).
 
-Payload per segment: the synthesis layers (as slt), the probability model (per grid and channel:
+With MOTION (format version 5, grid_motion), a group whose camera moves (motion.py) holds its
+grids on a canvas fixed to the scene, each frame an integer-pixel window of it
+(model.grid.canvas_window), so still content under a pan has zero difference.
+
+Payload per segment: the synthesis layers (as slt), with grid_motion the motion block (a flag, then
+each frame's (x, y) offset as u16), the probability model (per grid and channel:
 theta_q, m as u16; with grid_context per law p0_q, theta_q, m), and per grid the ANS-coded latents
 of all the segment's frames (docs/bitstream.md, "slt-grid").
 """
@@ -65,6 +70,7 @@ MODEL_LR = 0.05  # ... on the probability model's logits
 SHARED = 3  # the coarsest grids shared by a segment's frames (the temporal path; docs/results.md measures 1, 2, 3)
 RESIDUAL = True  # per-frame grids coded as each frame's difference from the last (format version 3; docs/results.md)
 CONTEXT = True  # zero-inflated laws, the differences' chosen by temporal context (format version 4; needs RESIDUAL)
+MOTION = True  # a group whose camera moves holds its grids as a canvas, each frame a window of it (format version 5; motion.py)
 LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
 # lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
 LAMBDA_AT_01 = 0.019  # format version 4, planned groups, 30 epochs: whole clip, 0.076 bpp at 0.03, 0.129 at 0.012, 0.193 at 0.006
@@ -78,14 +84,17 @@ class GridLatents:
     theta: np.ndarray | None  # uint16 (levels, channels): theta_q of each grid's law (1..65535); None with grid_context
     grids: list  # per level an integer array (frames, channels, rows, columns), |v| <= MAX_MAGNITUDE
     laws: list | None = None  # with grid_context: per level uint16 (channels, laws, 2), each law's (p0_q, theta_q)
+    offsets: np.ndarray | None = None  # with grid_motion: each frame's (x, y) window on the canvas, or None (no motion)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GridLatents):
             return NotImplemented
         def same(a, b):
             return (a is None) == (b is None) and (a is None or (len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))))
-        return (same(None if self.theta is None else [self.theta], None if other.theta is None else [other.theta])
-                and same(self.laws, other.laws) and same(self.grids, other.grids))
+        def one(a):
+            return None if a is None else [a]
+        return (same(one(self.theta), one(other.theta)) and same(self.laws, other.laws) and same(self.grids, other.grids)
+                and same(one(self.offsets), one(other.offsets)))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -100,7 +109,9 @@ class GridMethod(SupermaskMethod):
     # groups of pictures (a residual chain over a whole clip fitted 1.5 dB worse than 16-frame
     # segments: docs/results.md, issue 14); without --segment-frames they follow the content
     # (gop.py), up to 32 frames on still content
-    group_plan = GroupPlan(max_frames=32, cut_cost=40.0)  # tree.avi: 32, 22, 6, 8 (docs/results.md, issue 14)
+    @property
+    def group_plan(self) -> GroupPlan:  # tree.avi: 32, 22, 6, 8 (docs/results.md, issue 14)
+        return GroupPlan(max_frames=32, cut_cost=40.0, motion=MOTION)
     config_fields = "grid"
     exact_rate = False
     rate_sections = ("latents/",)
@@ -130,7 +141,7 @@ class GridMethod(SupermaskMethod):
         levels = max(1, min(5, int(math.log2(max(4, min(width, height)))) - 2 - FIRST))
         return GridConfig(first=FIRST, levels=levels, channels=GRID_CHANNELS, hidden=options.c0 or DEFAULT_HIDDEN,
                           layers=LAYERS, kernel=KERNEL, shared=min(SHARED, levels - 1), residual=RESIDUAL,
-                          context=CONTEXT and RESIDUAL)
+                          context=CONTEXT and RESIDUAL, motion=MOTION)
 
     def validate_network(self, net, width: int, height: int) -> None:
         from ..model.grid import GridConfig
@@ -177,8 +188,13 @@ class GridMethod(SupermaskMethod):
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, ctx: FitContext, cfg: GridOptions) -> FitOutcome:
-        net = build_grid_synthesis(ctx.network, ctx.info.width, ctx.info.height, ctx.seed, cfg.sparsity, ctx.device)
-        fitter = GridFitter(net, ctx.frames, ctx.info, ctx.fit, cfg.lmbda, ctx.device)
+        from ..motion import global_offsets
+
+        info = ctx.info
+        net = build_grid_synthesis(ctx.network, info.width, info.height, ctx.seed, cfg.sparsity, ctx.device)
+        luma = ctx.frames[:, : info.width * info.height].reshape(-1, info.height, info.width)
+        offsets = global_offsets(luma) if ctx.network.motion and len(ctx.frames) > 1 else None
+        fitter = GridFitter(net, ctx.frames, info, ctx.fit, cfg.lmbda, ctx.device, offsets=offsets)
         if ctx.state is not None:
             fitter.load_state_dict(ctx.state)
         ctx.run(fitter)
@@ -192,10 +208,22 @@ class GridMethod(SupermaskMethod):
             raise ValueError(f"segment {index}: slt-grid needs {len(shapes)} LayerPayloads and one GridLatents")
         out = bytearray(super().write_payload(header, index, layers[:-1]))
         lat = layers[-1]
-        grid_shapes = net.grid_shapes(header.width, header.height)
         if len(lat.grids) != net.levels:
             raise ValueError(f"segment {index}: {len(lat.grids)} latent grids, the network has {net.levels}")
         frames = np.asarray(lat.grids[0]).shape[0] if frames is None and net.shared < net.levels else (frames or 1)
+        span = (0, 0)
+        if lat.offsets is not None:
+            off = np.asarray(lat.offsets)
+            if not net.motion:
+                raise ValueError(f"segment {index}: frame offsets need a grid_motion network")
+            if off.shape != (frames, 2) or not np.issubdtype(off.dtype, np.integer) or int(off.min()) < 0 or (
+                    int(off[:, 0].max()) > header.width or int(off[:, 1].max()) > header.height):
+                raise ValueError(f"segment {index}: offsets must be ({frames}, 2) integers in 0..width, 0..height")
+            span = (int(off[:, 0].max()), int(off[:, 1].max()))
+            out += bytes([1]) + off.astype("<u2").tobytes()
+        elif net.motion:
+            out += bytes([0])
+        grid_shapes = net.canvas_shapes(header.width, header.height, span)
         values = []
         for li, (g, (h, w)) in enumerate(zip(lat.grids, grid_shapes)):
             g = np.asarray(g)
@@ -222,10 +250,19 @@ class GridMethod(SupermaskMethod):
         if total > MAX_SEGMENT_LATENTS:
             fail(f"{where}: {frames} frames hold {total} latents, more than the limit of {MAX_SEGMENT_LATENTS}")
         layers = super().read_payload(cur, header, index, frames, sizes, decode)
+        offsets, span = None, (0, 0)
+        if net.motion:
+            offsets = _read_offsets(cur, header, frames, where)
+            sizes["motion"] += 1 + (0 if offsets is None else 4 * frames)
+            if offsets is not None:
+                span = (int(offsets[:, 0].max()), int(offsets[:, 1].max()))
+                total = net.segment_latents(header.width, header.height, frames, span)
+                if total > MAX_SEGMENT_LATENTS:
+                    fail(f"{where}: {frames} frames hold {total} latents on their canvas, more than the limit of {MAX_SEGMENT_LATENTS}")
         model = _read_context_model(cur, net, where) if net.context else _read_geometric_model(cur, net, where)
         sizes["model"] += model.bytes
         grids = []
-        for li, (h, w) in enumerate(net.grid_shapes(header.width, header.height)):
+        for li, (h, w) in enumerate(net.canvas_shapes(header.width, header.height, span)):
             (n_words,) = cur.unpack(_U32, f"payload of {where} (latents {li})")
             if n_words * 4 > cur.left():
                 fail(f"{where}: {n_words} coded latent words of grid {li} exceed the segment payload")
@@ -241,10 +278,14 @@ class GridMethod(SupermaskMethod):
                 grids.append(g.astype(np.int16, copy=False))
         if not decode:
             return None
-        return layers + [model.latents(grids)]
+        lat = model.latents(grids)
+        lat.offsets = offsets
+        return layers + [lat]
 
     def sections(self, header) -> dict[str, int]:
-        return {**super().sections(header), "model": 0, **{f"latents/l{i}": 0 for i in range(header.network.levels)}}
+        net = header.network
+        return {**super().sections(header), **({"motion": 0} if net.motion else {}), "model": 0,
+                **{f"latents/l{i}": 0 for i in range(net.levels)}}
 
     # -- decoding -----------------------------------------------------------------------------
     def decoder_network(self, header, seed: int, layers: list, device):
@@ -259,8 +300,9 @@ class GridMethod(SupermaskMethod):
             scale = torch.from_numpy(np.ascontiguousarray(layer.scales, dtype=np.float32)).to(device)
             weights.append(FixedWeight(fold_weight(signs, level, scale)))
         synthesis = GridSynthesis(header.network, header.width, header.height, weights)
-        latents = [torch.from_numpy(np.asarray(g, dtype=np.float32)).to(device) for g in layers[-1].grids]
-        return GridDecoderNet(synthesis, latents)
+        lat = layers[-1]
+        latents = [torch.from_numpy(np.asarray(g, dtype=np.float32)).to(device) for g in lat.grids]
+        return GridDecoderNet(synthesis, latents, lat.offsets)
 
     def render(self, net, t: torch.Tensor, budget: int) -> torch.Tensor:
         return net.render(t, budget)
@@ -378,6 +420,21 @@ class _ContextModel:
         return GridLatents(theta=None, grids=grids, laws=self.laws)
 
 
+def _read_offsets(cur, header, frames: int, where: str) -> np.ndarray | None:
+    """grid_motion's block: u8 0 (no motion), or 1 and each frame's (x, y) window offset, u16 each,
+    within the frame's width and height (so a canvas is at most twice the frame on each axis)."""
+    (moving,) = cur.fmt("B", f"payload of {where} (motion)")
+    if moving > 1:
+        fail(f"{where}: motion flag {moving} (must be 0 or 1)")
+    if not moving:
+        return None
+    off = np.array(cur.fmt(f"{2 * frames}H", f"payload of {where} (frame offsets)"), dtype=np.int64).reshape(frames, 2)
+    if int(off[:, 0].max()) > header.width or int(off[:, 1].max()) > header.height:
+        fail(f"{where}: frame offset ({int(off[:, 0].max())}, {int(off[:, 1].max())}) beyond the frame's "
+             f"{header.width}x{header.height}")
+    return off
+
+
 def _read_context_model(cur, net, where: str) -> _ContextModel:
     laws, mags, size = [], [], 0
     for li in range(net.levels):
@@ -436,7 +493,7 @@ class GridFitter(nn.Module):
     """Fits one segment's latents and masked synthesis; the duck-typed Fitter that FitContext.run
     drives (run, steps_per_epoch, state_dict, load_state_dict)."""
 
-    def __init__(self, net, frames: np.ndarray, info, opts, lmbda: float, device: torch.device) -> None:
+    def __init__(self, net, frames: np.ndarray, info, opts, lmbda: float, device: torch.device, offsets=None) -> None:
         super().__init__()
         from ..fit.parts import SupermaskParts
         from ..video.colour import through_420, yuv420_to_rgb
@@ -447,7 +504,10 @@ class GridFitter(nn.Module):
         self.frames = torch.from_numpy(frames).to(device)
         self.count = frames.shape[0]
         cfg = net.config
-        self.shapes = cfg.grid_shapes(info.width, info.height)
+        # with motion the grids are the group's canvas, frame i its window at offsets[i]
+        self.offsets = None if offsets is None else np.asarray(offsets, dtype=np.int64)
+        span = (0, 0) if offsets is None else (int(self.offsets[:, 0].max()), int(self.offsets[:, 1].max()))
+        self.shapes = cfg.canvas_shapes(info.width, info.height, span)
         # grid li of frame i is latents[self.slot[li] + (i if the grid is per frame else 0)]
         self.held = [cfg.grid_frames(li, self.count) for li in range(cfg.levels)]
         self.slot = [sum(self.held[:li]) for li in range(cfg.levels)]
@@ -525,7 +585,7 @@ class GridFitter(nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         target = self._rgb(self.frames[i : i + 1], self.info)
         pairs = self._frame_grids(i)
-        out = self._as_decoded(self.net.synthesize([y for y, _ in pairs]))
+        out = self._as_decoded(self.net.synthesize([y for y, _ in pairs], offsets=self._window(i)))
         mse = F.mse_loss(out, target)
         # a shared grid's bits are paid once per segment: each frame's step carries its share
         bits = sum(self._bits(i, li, c) * (1.0 if t > 1 else 1.0 / self.count)
@@ -535,6 +595,9 @@ class GridFitter(nn.Module):
         self.optimizer.step()
         self.step += 1
         return mse.detach()
+
+    def _window(self, i: int):
+        return None if self.offsets is None else [tuple(int(v) for v in self.offsets[i])]
 
     def run(self, on_epoch=None, should_stop=None, on_step=None) -> bool:
         from ..fit.trainer import EpochReport
@@ -594,9 +657,10 @@ class GridFitter(nn.Module):
             else:
                 for c in range(g.shape[1]):
                     theta[li, c] = fit_theta(coded[:, c])
+        offsets = None if self.offsets is None else self.offsets.copy()
         if cfg.context:
-            return layers + [GridLatents(theta=None, grids=grids, laws=laws)]
-        return layers + [GridLatents(theta=theta, grids=grids)]
+            return layers + [GridLatents(theta=None, grids=grids, laws=laws, offsets=offsets)]
+        return layers + [GridLatents(theta=theta, grids=grids, offsets=offsets)]
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -610,7 +674,7 @@ class GridFitter(nn.Module):
         se = 0.0
         for i in range(self.count):
             grids = [torch.from_numpy(g[i : i + 1] if g.shape[0] > 1 else g).float().to(self.device) for g in layers[-1].grids]
-            out = self._as_decoded(self.net.synthesize(grids, w).clamp_(0, 1))
+            out = self._as_decoded(self.net.synthesize(grids, w, self._window(i)).clamp_(0, 1))
             se += float((out - self._rgb(self.frames[i : i + 1], self.info)).square().sum())
         self.psnr = mse_to_psnr(se / (self.count * 3 * self.info.width * self.info.height))
         return self.psnr

@@ -39,6 +39,7 @@ class GridConfig:
     shared: int = 0  # the coarsest grids held once per segment, for all its frames (0: every grid per frame)
     residual: bool = False  # per-frame grids coded as differences from the frame before (version 3 on)
     context: bool = False  # zero-inflated laws, the differences' chosen by temporal context (version 4 on; needs residual)
+    motion: bool = False  # a segment may hold frame offsets: its grids are a canvas that the camera moves over (version 5 on)
 
     def residual_grid(self, level: int) -> bool:
         """Whether grid `level` is coded as frame differences (a per-frame grid of a residual config)."""
@@ -68,9 +69,14 @@ class GridConfig:
         """Frames of latents grid `level` holds in a segment of `frames` frames (1 when shared)."""
         return 1 if level >= self.levels - self.shared else frames
 
-    def segment_latents(self, width: int, height: int, frames: int) -> int:
+    def segment_latents(self, width: int, height: int, frames: int, span: tuple[int, int] = (0, 0)) -> int:
         return self.channels * sum(self.grid_frames(li, frames) * h * w
-                                   for li, (h, w) in enumerate(self.grid_shapes(width, height)))
+                                   for li, (h, w) in enumerate(self.canvas_shapes(width, height, span)))
+
+    def canvas_shapes(self, width: int, height: int, span: tuple[int, int] = (0, 0)) -> list[tuple[int, int]]:
+        """(rows, columns) of each grid of a segment whose frames' offsets reach span = (x, y)
+        pixels: the grids cover the canvas of width + x by height + y pixels (span (0, 0): the frame)."""
+        return self.grid_shapes(width + span[0], height + span[1])
 
     def grid_shapes(self, width: int, height: int) -> list[tuple[int, int]]:
         """(rows, columns) of each grid: ceil(frame / 2^(first + level))."""
@@ -97,7 +103,8 @@ class GridConfig:
 
     def summary(self) -> dict:
         return {"grid_first": self.first, "grid_levels": self.levels, "grid_channels": self.channels, "grid_shared": self.shared,
-                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel, "grid_residual": int(self.residual), "grid_context": int(self.context)}
+                "hidden": self.hidden, "layers": self.layers, "kernel": self.kernel, "grid_residual": int(self.residual),
+                "grid_context": int(self.context), "grid_motion": int(self.motion)}
 
 
 CONTEXT_LAWS = 5  # per residual grid and channel: law 0 codes d_0, law 1 d_1, law 2 + k the cells of context k
@@ -120,6 +127,20 @@ def difference_contexts(prev):
     return (count >= 1).astype(np.int64) + (count >= 3).astype(np.int64)
 
 
+def canvas_window(g: torch.Tensor, scale: int, offset: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """The (rows, columns) = size window at pixel offset (x, y) of canvas grid g (1, C, h, w)
+    upsampled bilinearly by exactly `scale` (align_corners False, so pixel p samples the canvas at
+    (p + 0.5) / scale - 0.5). Only the cells the window reads, with one cell of margin, are
+    upsampled: the values are those of upsampling the whole canvas, at a window's cost."""
+    (x, y), (rows, cols) = offset, size
+    h, w = g.shape[-2:]
+    r0, c0 = max(0, y // scale - 1), max(0, x // scale - 1)
+    r1, c1 = min(h, -(-(y + rows) // scale) + 1), min(w, -(-(x + cols) // scale) + 1)
+    part = g[..., r0:r1, c0:c1]
+    up = part if scale == 1 else F.interpolate(part, size=((r1 - r0) * scale, (c1 - c0) * scale), mode="bilinear", align_corners=False)
+    return up[..., y - r0 * scale : y - r0 * scale + rows, x - c0 * scale : x - c0 * scale + cols]
+
+
 def layer_gains(config: GridConfig) -> list[float]:
     return [GELU_GAIN] * (len(config.layer_shapes()) - 1) + [1.0]
 
@@ -136,9 +157,15 @@ class GridSynthesis(nn.Module):
     def layer_weights(self) -> list[torch.Tensor]:
         return [m() for m in self.weights]
 
-    def upsampled(self, grids: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The grids (each (B, C, h, w)) upsampled to the frame and stacked: (B, levels * C, H, W)."""
+    def upsampled(self, grids: Sequence[torch.Tensor], offsets: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
+        """The grids (each (B, C, h, w)) upsampled to the frame and stacked: (B, levels * C, H, W).
+        With offsets (one (x, y) per frame of the batch) the grids are a canvas: frame b is the
+        window of the canvas upsampled by exactly 2^(first + level) whose top-left pixel is
+        offsets[b] (canvas_window)."""
         size = (self.height, self.width)
+        if offsets is not None:
+            return torch.cat([torch.cat([canvas_window(g[b : b + 1], 1 << (self.config.first + li), o, size)
+                                         for li, g in enumerate(grids)], 1) for b, o in enumerate(offsets)], 0)
         return torch.cat([g if tuple(g.shape[-2:]) == size else
                           F.interpolate(g, size=size, mode="bilinear", align_corners=False) for g in grids], 1)
 
@@ -147,18 +174,19 @@ class GridSynthesis(nn.Module):
             x = F.gelu(F.conv2d(x, wi))
         return x
 
-    def synthesize(self, grids: Sequence[torch.Tensor], w: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """RGB (B, 3, H, W) of the frames whose grids are given, the whole frame in one pass."""
+    def synthesize(self, grids: Sequence[torch.Tensor], w: Sequence[torch.Tensor] | None = None,
+                   offsets: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
+        """RGB (B, 3, H, W) of the frames whose grids (and canvas offsets) are given, the whole frame in one pass."""
         w = self.layer_weights() if w is None else w
-        x = self.hidden_maps(self.upsampled(grids), w)
+        x = self.hidden_maps(self.upsampled(grids, offsets), w)
         return F.conv2d(x, w[-1], padding=self.config.kernel // 2) + 0.5
 
-    def render_rows(self, grids: Sequence[torch.Tensor], budget: int) -> torch.Tensor:
+    def render_rows(self, grids: Sequence[torch.Tensor], budget: int, offsets=None) -> torch.Tensor:
         """The same as synthesize (without gradients) in bands of rows whose activations fit
         `budget` bytes: the hidden maps of a band and its halo, then the last convolution with the
         frame's zero padding where the band touches the frame's edge."""
         w = self.layer_weights()
-        x = self.upsampled(grids)
+        x = self.upsampled(grids, offsets)
         b, c_in, h, width = x.shape
         pad = self.config.kernel // 2
         per_row = 4 * b * width * (c_in + 2 * self.config.hidden + 3)
@@ -177,14 +205,15 @@ class GridSynthesis(nn.Module):
 
 class GridDecoderNet(nn.Module):
     """A decoded segment: its latents (float32, per grid (T, C, h, w), or (1, C, h, w) for a grid
-    shared by the segment's frames) and its folded synthesis.
+    shared by the segment's frames), its frames' canvas offsets (or None) and its folded synthesis.
     Called with frame positions t in [0, 1] (decoder.py), it renders those frames."""
 
-    def __init__(self, synthesis: GridSynthesis, latents: Sequence[torch.Tensor]) -> None:
+    def __init__(self, synthesis: GridSynthesis, latents: Sequence[torch.Tensor], offsets=None, frames: int = 1) -> None:
         super().__init__()
         self.synthesis = synthesis
         self.latents = list(latents)
-        self.frames = max(int(g.shape[0]) for g in latents)
+        self.offsets = None if offsets is None else [(int(x), int(y)) for x, y in offsets]
+        self.frames = max([int(g.shape[0]) for g in latents] + [frames if offsets is None else len(self.offsets)])
 
     def indices(self, t: torch.Tensor) -> torch.Tensor:
         return torch.round(t.double() * max(self.frames - 1, 1)).long().clamp_(0, self.frames - 1)
@@ -192,7 +221,8 @@ class GridDecoderNet(nn.Module):
     def render(self, t: torch.Tensor, budget: int) -> torch.Tensor:
         idx = self.indices(t).to(self.latents[0].device)
         grids = [g.index_select(0, idx if g.shape[0] == self.frames else torch.zeros_like(idx)) for g in self.latents]
-        return self.synthesis.render_rows(grids, budget)
+        offsets = None if self.offsets is None else [self.offsets[i] for i in idx.tolist()]
+        return self.synthesis.render_rows(grids, budget, offsets)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.render(t, 1 << 62)
