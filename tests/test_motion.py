@@ -187,3 +187,11 @@ def test_groups_are_planned_after_the_cameras_motion():
     assert len(plan_groups(clip.frames, 64, 48, still)) > 1  # measured without motion, the pan looks like change
     steady = panning_clip(64, 48, frames=24, step=(0, 0))
     assert plan_groups(steady.frames, 64, 48, moving) == plan_groups(steady.frames, 64, 48, still) == [24]
+
+
+def test_a_window_costs_the_window_whatever_the_scale():
+    """A header may declare grids 2^-14 of the frame: the window is sampled, never the canvas
+    upsampled whole (which would be 2^14 pixels a cell on each axis)."""
+    g = torch.tensor([[[[1.0, 3.0]]]])  # one row, two cells
+    out = canvas_window(g, 1 << 14, (5, 0), (4, 6))
+    assert out.shape == (1, 1, 4, 6) and torch.all(out == 1.0)  # deep inside the first cell

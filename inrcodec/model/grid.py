@@ -127,18 +127,30 @@ def difference_contexts(prev):
     return (count >= 1).astype(np.int64) + (count >= 3).astype(np.int64)
 
 
+def _taps(start: int, count: int, scale: int, cells: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear taps of `count` output pixels from pixel `start` along an axis of `cells` cells
+    upsampled by `scale` (align_corners False): source (p + 0.5) / scale - 0.5, clamped at 0,
+    its two cells (the second clamped at the edge) and the second one's weight, as torch's
+    bilinear interpolation computes them."""
+    p = torch.arange(start, start + count, device=device, dtype=torch.float32)
+    src = ((p + 0.5) / scale - 0.5).clamp_(min=0.0)
+    i0 = src.floor().clamp_(max=cells - 1)
+    frac = src - i0
+    i0 = i0.long()
+    return i0, (i0 + 1).clamp_(max=cells - 1), frac
+
+
 def canvas_window(g: torch.Tensor, scale: int, offset: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
     """The (rows, columns) = size window at pixel offset (x, y) of canvas grid g (1, C, h, w)
     upsampled bilinearly by exactly `scale` (align_corners False, so pixel p samples the canvas at
-    (p + 0.5) / scale - 0.5). Only the cells the window reads, with one cell of margin, are
-    upsampled: the values are those of upsampling the whole canvas, at a window's cost."""
+    (p + 0.5) / scale - 0.5): separable taps, so the work and memory are those of the window
+    whatever the scale (a file's header cannot make it upsample a whole canvas)."""
     (x, y), (rows, cols) = offset, size
     h, w = g.shape[-2:]
-    r0, c0 = max(0, y // scale - 1), max(0, x // scale - 1)
-    r1, c1 = min(h, -(-(y + rows) // scale) + 1), min(w, -(-(x + cols) // scale) + 1)
-    part = g[..., r0:r1, c0:c1]
-    up = part if scale == 1 else F.interpolate(part, size=((r1 - r0) * scale, (c1 - c0) * scale), mode="bilinear", align_corners=False)
-    return up[..., y - r0 * scale : y - r0 * scale + rows, x - c0 * scale : x - c0 * scale + cols]
+    c0, c1, fc = _taps(x, cols, scale, w, g.device)
+    r0, r1, fr = _taps(y, rows, scale, h, g.device)
+    across = g.index_select(-1, c0) * (1 - fc) + g.index_select(-1, c1) * fc  # (1, C, h, cols)
+    return across.index_select(-2, r0) * (1 - fr)[:, None] + across.index_select(-2, r1) * fr[:, None]
 
 
 def layer_gains(config: GridConfig) -> list[float]:
