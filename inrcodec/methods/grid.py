@@ -52,6 +52,7 @@ from ..entropy.geometric import MAX_MAGNITUDE, THETA_ONE, decode_grids, encode_g
 from ..entropy.inflated import RunDecoder, RunEncoder, fit_law
 from ..errors import InputError
 from ..gop import GroupPlan
+from ..model.grid import offset_span
 from .base import FitContext, FitOutcome
 from .supermask import LayerPayload, SupermaskMethod, SupermaskOptions
 
@@ -219,7 +220,7 @@ class GridMethod(SupermaskMethod):
             if off.shape != (frames, 2) or not np.issubdtype(off.dtype, np.integer) or int(off.min()) < 0 or (
                     int(off[:, 0].max()) > header.width or int(off[:, 1].max()) > header.height):
                 raise ValueError(f"segment {index}: offsets must be ({frames}, 2) integers in 0..width, 0..height")
-            span = (int(off[:, 0].max()), int(off[:, 1].max()))
+            span = offset_span(off)
             out += bytes([1]) + off.astype("<u2").tobytes()
         elif net.motion:
             out += bytes([0])
@@ -246,19 +247,21 @@ class GridMethod(SupermaskMethod):
     def read_payload(self, cur, header, index: int, frames: int, sizes: dict, decode: bool) -> list:
         net = header.network
         where = f"segment {index}"
-        total = net.segment_latents(header.width, header.height, frames)
-        if total > MAX_SEGMENT_LATENTS:
-            fail(f"{where}: {frames} frames hold {total} latents, more than the limit of {MAX_SEGMENT_LATENTS}")
+
+        def check_latents(span: tuple[int, int], on: str) -> None:  # before allocating: on the frame, then on the canvas
+            total = net.segment_latents(header.width, header.height, frames, span)
+            if total > MAX_SEGMENT_LATENTS:
+                fail(f"{where}: {frames} frames hold {total} latents{on}, more than the limit of {MAX_SEGMENT_LATENTS}")
+
+        check_latents((0, 0), "")
         layers = super().read_payload(cur, header, index, frames, sizes, decode)
-        offsets, span = None, (0, 0)
+        offsets = None
         if net.motion:
             offsets = _read_offsets(cur, header, frames, where)
             sizes["motion"] += 1 + (0 if offsets is None else 4 * frames)
             if offsets is not None:
-                span = (int(offsets[:, 0].max()), int(offsets[:, 1].max()))
-                total = net.segment_latents(header.width, header.height, frames, span)
-                if total > MAX_SEGMENT_LATENTS:
-                    fail(f"{where}: {frames} frames hold {total} latents on their canvas, more than the limit of {MAX_SEGMENT_LATENTS}")
+                check_latents(offset_span(offsets), " on their canvas")
+        span = offset_span(offsets)
         model = _read_context_model(cur, net, where) if net.context else _read_geometric_model(cur, net, where)
         sizes["model"] += model.bytes
         grids = []
@@ -506,8 +509,7 @@ class GridFitter(nn.Module):
         cfg = net.config
         # with motion the grids are the group's canvas, frame i its window at offsets[i]
         self.offsets = None if offsets is None else np.asarray(offsets, dtype=np.int64)
-        span = (0, 0) if offsets is None else (int(self.offsets[:, 0].max()), int(self.offsets[:, 1].max()))
-        self.shapes = cfg.canvas_shapes(info.width, info.height, span)
+        self.shapes = cfg.canvas_shapes(info.width, info.height, offset_span(offsets))
         # grid li of frame i is latents[self.slot[li] + (i if the grid is per frame else 0)]
         self.held = [cfg.grid_frames(li, self.count) for li in range(cfg.levels)]
         self.slot = [sum(self.held[:li]) for li in range(cfg.levels)]

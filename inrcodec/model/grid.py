@@ -127,6 +127,15 @@ def difference_contexts(prev):
     return (count >= 1).astype(np.int64) + (count >= 3).astype(np.int64)
 
 
+def offset_span(offsets) -> tuple[int, int]:
+    """(x, y): the largest frame offsets of a segment ((frames, 2) integers), (0, 0) without motion;
+    its canvas is the frame plus this (GridConfig.canvas_shapes)."""
+    if offsets is None:
+        return 0, 0
+    off = np.asarray(offsets)
+    return int(off[:, 0].max()), int(off[:, 1].max())
+
+
 def _taps(start: int, count: int, scale: int, cells: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Bilinear taps of `count` output pixels from pixel `start` along an axis of `cells` cells
     upsampled by `scale` (align_corners False): source (p + 0.5) / scale - 0.5, clamped at 0,
@@ -220,12 +229,12 @@ class GridDecoderNet(nn.Module):
     shared by the segment's frames), its frames' canvas offsets (or None) and its folded synthesis.
     Called with frame positions t in [0, 1] (decoder.py), it renders those frames."""
 
-    def __init__(self, synthesis: GridSynthesis, latents: Sequence[torch.Tensor], offsets=None, frames: int = 1) -> None:
+    def __init__(self, synthesis: GridSynthesis, latents: Sequence[torch.Tensor], offsets=None) -> None:
         super().__init__()
         self.synthesis = synthesis
         self.latents = list(latents)
         self.offsets = None if offsets is None else [(int(x), int(y)) for x, y in offsets]
-        self.frames = max([int(g.shape[0]) for g in latents] + [frames if offsets is None else len(self.offsets)])
+        self.frames = max([int(g.shape[0]) for g in latents] + ([] if offsets is None else [len(self.offsets)]))
 
     def indices(self, t: torch.Tensor) -> torch.Tensor:
         return torch.round(t.double() * max(self.frames - 1, 1)).long().clamp_(0, self.frames - 1)
