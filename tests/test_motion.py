@@ -60,6 +60,20 @@ def test_frame_shift_finds_the_cameras_move_and_not_a_still_scene():
     assert frame_shift(a, a + noise) == (0, 0)  # noise alone is no motion
 
 
+def test_a_large_frames_shift_is_found_decimated_then_refined_to_the_pixel():
+    """Past MAX_SIDE the correlation runs on box-decimated frames (an HD frame costs a quarter-size
+    FFT); the full-size refinement still finds an odd shift, one the decimated grid cannot hold."""
+    from inrcodec import motion
+
+    tex = _texture(800, 1400, seed=3)
+    a, b = tex[40:760, 60:1340], tex[61:781, 23:1303]  # 1280 x 720, the scene 37 left and 21 down
+    assert a.shape == (720, 1280) and min(a.shape) > motion.MAX_SIDE
+    assert frame_shift(a, b) == (-37, 21)
+    assert frame_shift(b, a) == (37, -21)
+    noise = np.random.default_rng(1).normal(0, 2, a.shape)
+    assert frame_shift(a, a + noise) == (0, 0)
+
+
 def test_global_offsets_are_each_frames_window_with_the_smallest_at_zero():
     clip = panning_clip(frames=6, step=(2, -2))
     got = global_offsets(_luma(clip))
