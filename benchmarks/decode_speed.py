@@ -4,6 +4,10 @@ synthetic clip (speed does not depend on how well the masks fit). Prints its fig
 
     python benchmarks/decode_speed.py [--preset small] [--frames 60] [--threads 2] [--device cpu] [--sizes 176x144,640x480]
     python benchmarks/decode_speed.py --method slt-grid --lambda 0.03 --sizes 176x144
+    python benchmarks/decode_speed.py --method slt-grid --pan 2,1 --sizes 176x144   # a camera pan: version 5's canvas
+
+--pan X,Y makes the synthetic clip a window moving X, Y pixels a frame over a smooth still texture,
+so slt-grid's groups find the motion and decode through canvas windows (it prints how many frames did).
 """
 
 from __future__ import annotations
@@ -33,6 +37,24 @@ def synthetic(width: int, height: int, frames: int) -> Clip:
     return Clip(VideoInfo(width=width, height=height, fps=Fraction(25)), data)
 
 
+def panning(width: int, height: int, frames: int, step: tuple[int, int]) -> Clip:
+    """A window moving step pixels a frame over a smooth random texture (4:2:0 planes)."""
+    sx, sy = step
+    rng = np.random.default_rng(0)
+    tex = rng.uniform(16, 235, (height + abs(sy) * frames + 4, width + abs(sx) * frames + 4))
+    k = np.ones(5) / 5
+    tex = np.apply_along_axis(lambda r: np.convolve(r, k, "same"), 1, tex)
+    tex = np.apply_along_axis(lambda c: np.convolve(c, k, "same"), 0, tex)
+    out = []
+    for t in range(frames):
+        x0 = sx * t if sx >= 0 else abs(sx) * (frames - 1 - t)
+        y0 = sy * t if sy >= 0 else abs(sy) * (frames - 1 - t)
+        luma = tex[y0 : y0 + height, x0 : x0 + width]
+        chroma = 128 + (luma[::2, ::2] - 128) * 0.3
+        out.append(np.concatenate([np.clip(p, 16, 235).astype(np.uint8).ravel() for p in (luma, chroma, 255 - chroma)]))
+    return Clip(VideoInfo(width=width, height=height, fps=Fraction(25)), np.stack(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small")
@@ -41,6 +63,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--pan", default=None, help="X,Y: the clip pans X, Y pixels a frame (slt-grid's canvas)")
     ap.add_argument("--sizes", default="176x144,640x480", help="comma list of WxH (e.g. add 1920x1080 on a GPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,12 +78,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     for width, height in (parse_size(x) for x in args.sizes.split(",")):
-        clip = synthetic(width, height, args.frames)
+        pan = None if args.pan is None else tuple(int(v) for v in args.pan.split(","))
+        clip = synthetic(width, height, args.frames) if pan is None else panning(width, height, args.frames, pan)
         grid = args.method == "slt-grid"
         opts = EncodeOptions(method=args.method, preset=None if grid else args.preset, lmbda=args.lmbda if grid else None,
                              device=str(device), fit=FitOptions(epochs=1))
         data = encode_clip(clip, opts)
-        header, segments, _ = read_slt(data)
+        header, segments, sections = read_slt(data)
+        moving = (sections.get("motion", len(segments)) - len(segments)) // 4  # a flag per segment, 4 bytes per moving frame
         t0 = time.perf_counter()
         dec = Decoder(header, segments, device)
         for _ in dec.render_rgb(range(1)):
@@ -82,7 +107,8 @@ def main() -> None:
             e2e_fps = args.frames / (time.perf_counter() - t0)
         lines.append(
             f"{width}x{height} {args.method} " + ("" if grid else f"preset {args.preset} ")
-            + f"({header.network.num_weights()} weights, {len(segments)} segments), {device}, "
+            + f"({header.network.num_weights()} weights, {len(segments)} segments"
+            + (f", {moving} frames on a canvas" if grid else "") + f"), {device}, "
             f"{args.threads} threads: render {render_fps:.1f} fps, end to end to .y4m {e2e_fps:.1f} fps "
             f"(including {setup * 1e3:.0f} ms set-up: reading, weight regeneration, folding)"
         )
