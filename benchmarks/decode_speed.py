@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -21,38 +22,23 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-import inrcodec
-from inrcodec.decoder import Decoder
-from inrcodec.encoder import EncodeOptions, encode_clip, resolve_device
-from inrcodec.bitstream import read_slt
-from inrcodec.fit.trainer import FitOptions
-from inrcodec.model.rng import random_signs
-from inrcodec.video.clip import Clip, VideoInfo
-from inrcodec.video.io import parse_size
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout (and its tests' clips)
+
+import inrcodec  # noqa: E402
+from inrcodec.decoder import Decoder  # noqa: E402
+from inrcodec.encoder import EncodeOptions, encode_clip, resolve_device  # noqa: E402
+from inrcodec.bitstream import read_slt  # noqa: E402
+from inrcodec.fit.trainer import FitOptions  # noqa: E402
+from inrcodec.model.rng import random_signs  # noqa: E402
+from inrcodec.video.clip import Clip, VideoInfo  # noqa: E402
+from inrcodec.video.io import parse_size  # noqa: E402
+from tests.test_motion import panning_clip  # noqa: E402  (the motion tests' panning texture)
 
 
 def synthetic(width: int, height: int, frames: int) -> Clip:
     rng = np.random.default_rng(0)
     data = rng.integers(16, 236, size=(frames, width * height * 3 // 2), dtype=np.uint8)
     return Clip(VideoInfo(width=width, height=height, fps=Fraction(25)), data)
-
-
-def panning(width: int, height: int, frames: int, step: tuple[int, int]) -> Clip:
-    """A window moving step pixels a frame over a smooth random texture (4:2:0 planes)."""
-    sx, sy = step
-    rng = np.random.default_rng(0)
-    tex = rng.uniform(16, 235, (height + abs(sy) * frames + 4, width + abs(sx) * frames + 4))
-    k = np.ones(5) / 5
-    tex = np.apply_along_axis(lambda r: np.convolve(r, k, "same"), 1, tex)
-    tex = np.apply_along_axis(lambda c: np.convolve(c, k, "same"), 0, tex)
-    out = []
-    for t in range(frames):
-        x0 = sx * t if sx >= 0 else abs(sx) * (frames - 1 - t)
-        y0 = sy * t if sy >= 0 else abs(sy) * (frames - 1 - t)
-        luma = tex[y0 : y0 + height, x0 : x0 + width]
-        chroma = 128 + (luma[::2, ::2] - 128) * 0.3
-        out.append(np.concatenate([np.clip(p, 16, 235).astype(np.uint8).ravel() for p in (luma, chroma, 255 - chroma)]))
-    return Clip(VideoInfo(width=width, height=height, fps=Fraction(25)), np.stack(out))
 
 
 def main() -> None:
@@ -79,7 +65,7 @@ def main() -> None:
 
     for width, height in (parse_size(x) for x in args.sizes.split(",")):
         pan = None if args.pan is None else tuple(int(v) for v in args.pan.split(","))
-        clip = synthetic(width, height, args.frames) if pan is None else panning(width, height, args.frames, pan)
+        clip = synthetic(width, height, args.frames) if pan is None else panning_clip(width, height, args.frames, pan)
         grid = args.method == "slt-grid"
         opts = EncodeOptions(method=args.method, preset=None if grid else args.preset, lmbda=args.lmbda if grid else None,
                              device=str(device), fit=FitOptions(epochs=1))
