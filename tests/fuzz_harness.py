@@ -56,11 +56,17 @@ _FLOAT_VALUES = (0.0, 1.0, float(np.finfo(np.float32).max), float("inf"), float(
 # The valid sample files and their layout
 
 
-def make_sample(segment_frames: int | None = None, method: str = "slt") -> bytes:
+def make_sample(segment_frames: int | None = None, method: str = "slt", pan: bool = False) -> bytes:
     """A valid small file: the 'tiny' preset fitted for one epoch on a 3-frame 32x24 clip. The dense
     and sparse baselines are quantised to 4 bits (at most 15 histogram bins per layer, which keeps
-    the number of enumerated fields small)."""
-    clip = synthetic_clip(frames=3)
+    the number of enumerated fields small). With pan the clip is a camera pan, so slt-grid's
+    segment holds a motion block with each frame's offset (format version 5)."""
+    if pan:
+        from .test_motion import panning_clip
+
+        clip = panning_clip(width=32, height=24, frames=3, step=(2, 2))
+    else:
+        clip = synthetic_clip(frames=3)
     grid = method == "slt-grid"  # 8 epochs at a small lambda: latents that are not all zero
     opts = EncodeOptions(preset="tiny", device="cpu", segment_frames=segment_frames, method=method, quant_bits=4,
                          lmbda=0.001 if grid else None, fit=FitOptions(epochs=8 if grid else 1))
@@ -582,8 +588,8 @@ def run_fuzz(
 
 def default_samples() -> list[Sample]:
     """The one-segment and the two-segment sample (the latter covers the segment table), then one
-    sample of each NeRV baseline (their quantised payloads) and one of slt-grid (its latents' model
-    and coded latents)."""
+    sample of each NeRV baseline (their quantised payloads) and two of slt-grid (its latents' model
+    and coded latents; the second pans, so its motion block holds offsets)."""
     return [Sample("1seg", make_sample()), Sample("2seg", make_sample(segment_frames=2)),
             Sample("dense", make_sample(method="dense")), Sample("sparse", make_sample(method="sparse")),
-            Sample("grid", make_sample(method="slt-grid"))]
+            Sample("grid", make_sample(method="slt-grid")), Sample("grid-pan", make_sample(method="slt-grid", pan=True))]

@@ -40,7 +40,11 @@ def test_layout_walk_matches_the_reader(samples):
         assert lay.payload_start - lay.header_end == sizes["segment_table"]
         assert lay.crc_start == len(s.data) - sizes["crc"]
         names = {f.name for f in lay.fields}
-        network = {"hidden", "seg0.model0.0.law0.theta", "seg0.model0.0.law4.p0", "seg0.latents0.n_words"} if s.name == "grid" else {"pe_base", "channels[0]"}
+        network = ({"hidden", "seg0.model0.0.law0.theta", "seg0.model0.0.law4.p0", "seg0.latents0.n_words", "seg0.motion"}
+                   if s.name.startswith("grid") else {"pe_base", "channels[0]"})
+        if s.name == "grid-pan":  # the pan's motion block holds each frame's offset
+            network |= {"seg0.offset0.x", "seg0.offset2.y"}
+            assert sizes["motion"] == 1 + 4 * 3
         assert {"width", "S", "seg0.seed", "seg0.layer0.n_words", "crc"} | network <= names
         assert len(lay.count_groups) == len(segments) * len(header.network.layer_shapes())
     assert len(samples[1].layout.count_groups) == 2 * len(samples[0].layout.count_groups)
