@@ -57,8 +57,24 @@ def channel_bits(x: np.ndarray, residual: bool, law, k: int) -> float:
     return bits
 
 
+def where(header, segments, coded) -> None:
+    """Per segment and grid: its ideal bits, split into the first frame's and the differences'."""
+    net = header.network
+    for seg, grids in zip(segments, coded):
+        moving = getattr(seg.layers[-1], "offsets", None) is not None
+        print(f"  segment at frame {seg.first_frame}, {seg.frame_count} frames{', on a canvas' if moving else ''}:")
+        for li, g in enumerate(grids):
+            res = net.residual_grid(li) and g.shape[0] > 1
+            total = sum(channel_bits(g[:, c], res, inflated_bits, 3) for c in range(g.shape[1]))
+            first = sum(inflated_bits(g[0, c].reshape(-1)) for c in range(g.shape[1])) if res else total
+            nz = f", {100 * float((g[1:] != 0).mean()):.1f} % of the differences non-zero" if res else ""
+            print(f"    grid {li} {'x'.join(map(str, g.shape))} {'per frame' if res else 'shared'}: {total / 1e3:.1f} kbit"
+                  + (f" (first frame {first / 1e3:.1f}, differences {(total - first) / 1e3:.1f}{nz})" if res else ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--where", action="store_true", help="also the bits per segment and grid, first frame against differences")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     for path in a.files:
@@ -76,6 +92,8 @@ def main() -> None:
                        for seg in coded for li, g in enumerate(seg) for c in range(g.shape[1]))
             base = bits if base is None else base
             print(f"  {name:28s} {bits / 1e3:9.1f} kbit  {100 * (bits - base) / base:+6.1f} %")
+        if a.where:
+            where(header, segments, coded)
 
 
 if __name__ == "__main__":
