@@ -63,8 +63,8 @@ def main() -> None:
     lines.append(f"weight regeneration (1 thread): {n / (time.perf_counter() - t0) / 1e6:.0f} M weights/s")
     torch.set_num_threads(args.threads)
 
+    pan = None if args.pan is None else tuple(int(v) for v in args.pan.split(","))
     for width, height in (parse_size(x) for x in args.sizes.split(",")):
-        pan = None if args.pan is None else tuple(int(v) for v in args.pan.split(","))
         clip = synthetic(width, height, args.frames) if pan is None else panning_clip(width, height, args.frames, pan)
         grid = args.method == "slt-grid"
         opts = EncodeOptions(method=args.method, preset=None if grid else args.preset, lmbda=args.lmbda if grid else None,

@@ -74,10 +74,9 @@ def frame_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
         x, y = min(cands, key=lambda c: _mad(a, b, *c, step=2)) if cands else (0, 0)
     if (x == 0 and y == 0) or abs(x) > limit or abs(y) > limit:
         return 0, 0
-    sa, sb = _overlap(h, w, x, y)
-    moved = np.abs(a[sa] - b[sb]).mean()
-    still = np.abs(a[sa] - b[sa]).mean()
-    return (int(x), int(y)) if moved < ACCEPT * still else (0, 0)
+    sa, _ = _overlap(h, w, x, y)
+    still = np.abs(a[sa] - b[sa]).mean()  # the same pixels of a against b unshifted
+    return (int(x), int(y)) if _mad(a, b, x, y) < ACCEPT * still else (0, 0)
 
 
 def positions(luma: np.ndarray) -> np.ndarray:

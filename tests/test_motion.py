@@ -18,7 +18,7 @@ from inrcodec.errors import BitstreamError
 from inrcodec.fit.trainer import FitOptions
 from inrcodec.gop import GroupPlan, plan_groups
 from inrcodec.model.grid import canvas_window
-from inrcodec.motion import MAX_SPAN, frame_shift, global_offsets
+from inrcodec.motion import MAX_SIDE, MAX_SPAN, frame_shift, global_offsets
 from inrcodec.video.clip import Clip, VideoInfo
 from inrcodec.video.io import read_video
 
@@ -63,11 +63,9 @@ def test_frame_shift_finds_the_cameras_move_and_not_a_still_scene():
 def test_a_large_frames_shift_is_found_decimated_then_refined_to_the_pixel():
     """Past MAX_SIDE the correlation runs on box-decimated frames (an HD frame costs a quarter-size
     FFT); the full-size refinement still finds an odd shift, one the decimated grid cannot hold."""
-    from inrcodec import motion
-
     tex = _texture(800, 1400, seed=3)
     a, b = tex[40:760, 60:1340], tex[61:781, 23:1303]  # 1280 x 720, the scene 37 left and 21 down
-    assert a.shape == (720, 1280) and min(a.shape) > motion.MAX_SIDE
+    assert a.shape == (720, 1280) and min(a.shape) > MAX_SIDE
     assert frame_shift(a, b) == (-37, 21)
     assert frame_shift(b, a) == (37, -21)
     noise = np.random.default_rng(1).normal(0, 2, a.shape)
