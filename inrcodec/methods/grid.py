@@ -72,6 +72,8 @@ SHARED = 3  # the coarsest grids shared by a segment's frames (the temporal path
 RESIDUAL = True  # per-frame grids coded as each frame's difference from the last (format version 3; docs/results.md)
 CONTEXT = True  # zero-inflated laws, the differences' chosen by temporal context (format version 4; needs RESIDUAL)
 MOTION = True  # a group whose camera moves holds its grids as a canvas, each frame a window of it (format version 5; motion.py)
+GROUP_FRAMES = 32  # the longest group of pictures without --segment-frames (gop.py)
+CUT_COST = 40.0  # what starting a group costs in gop.py's change unit (tree.avi: 32, 22, 6, 8)
 LATE = 0.3  # fraction of the steps with straight-through rounding instead of noise
 # lambda(bpp) of rate control's first trial, measured on tree.avi (docs/results.md, issue 14)
 LAMBDA_AT_01 = 0.019  # format version 4, planned groups, 30 epochs: whole clip, 0.076 bpp at 0.03, 0.129 at 0.012, 0.193 at 0.006
@@ -111,8 +113,8 @@ class GridMethod(SupermaskMethod):
     # segments: docs/results.md, issue 14); without --segment-frames they follow the content
     # (gop.py), up to 32 frames on still content
     @property
-    def group_plan(self) -> GroupPlan:  # tree.avi: 32, 22, 6, 8 (docs/results.md, issue 14)
-        return GroupPlan(max_frames=32, cut_cost=40.0, motion=MOTION)
+    def group_plan(self) -> GroupPlan:  # docs/results.md, issue 14
+        return GroupPlan(max_frames=GROUP_FRAMES, cut_cost=CUT_COST, motion=MOTION)
     config_fields = "grid"
     exact_rate = False
     rate_sections = ("latents/",)
