@@ -18,7 +18,7 @@ from inrcodec.errors import BitstreamError
 from inrcodec.fit.trainer import FitOptions
 from inrcodec.gop import GroupPlan, plan_groups
 from inrcodec.model.grid import canvas_window
-from inrcodec.motion import MAX_SIDE, MAX_SPAN, frame_shift, global_offsets
+from inrcodec.motion import MAX_SIDE, MAX_SPAN, frame_motion, frame_shift, global_offsets, positions
 from inrcodec.video.clip import Clip, VideoInfo
 from inrcodec.video.io import read_video
 
@@ -70,6 +70,37 @@ def test_a_large_frames_shift_is_found_decimated_then_refined_to_the_pixel():
     assert frame_shift(b, a) == (37, -21)
     noise = np.random.default_rng(1).normal(0, 2, a.shape)
     assert frame_shift(a, a + noise) == (0, 0)
+
+
+def _waves(h, w, dx=0.0, dy=0.0, seed=0):
+    """A smooth pattern (a sum of plane waves) sampled at pixel (x + dx, y + dy): any sub-pixel move."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = np.full((h, w), 128.0)
+    for _ in range(12):
+        kx, ky, ph = rng.uniform(-0.4, 0.4), rng.uniform(-0.4, 0.4), rng.uniform(0, 2 * np.pi)
+        out += 8 * np.cos(kx * (xx + dx) + ky * (yy + dy) + ph)
+    return out
+
+
+def test_a_slow_pan_moves_the_window_by_its_summed_fractions():
+    """A camera moving 0.4 and -0.3 pixels a frame moves under a pixel each step: rounded step by
+    step it would never move (and the canvas would drift off the scene); summed, the window follows
+    it to the pixel."""
+    steps = [(0.4 * t, -0.3 * t) for t in range(12)]
+    luma = np.stack([_waves(60, 80, dx, dy) for dx, dy in steps])
+    x, y = frame_motion(luma[0], luma[1])
+    assert abs(x - 0.4) < 0.1 and abs(y + 0.3) < 0.1 and frame_shift(luma[0], luma[1]) == (0, 0)
+    got = positions(luma)
+    want = np.round(np.array(steps))
+    assert np.abs(got - want).max() <= 1 and got[-1].tolist() == [4, -3]
+
+
+def test_unrelated_frames_are_no_motion():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(128, 20, (48, 64)), rng.normal(128, 20, (48, 64))
+    assert frame_motion(a, b) == (0.0, 0.0)  # a peak somewhere, but not a sharp one
+    assert frame_motion(_texture(48, 64, seed=1), _texture(48, 64, seed=2)) == (0.0, 0.0)
 
 
 def test_global_offsets_are_each_frames_window_with_the_smallest_at_zero():
